@@ -1,0 +1,172 @@
+"""Where the network runs: one table of backend name -> engine and device, and the runners for each.
+
+| name        | engine        | device                                   |
+|-------------|---------------|------------------------------------------|
+| cpu         | OpenCV DNN    | CPU                                      |
+| cuda        | OpenCV DNN    | NVIDIA GPU, FP32 (needs OpenCV built with CUDA)   |
+| cuda-fp16   | OpenCV DNN    | NVIDIA GPU, FP16 (needs OpenCV built with CUDA)   |
+| ort         | ONNX Runtime  | CPU (optional package ``onnxruntime``)   |
+| ort-cuda    | ONNX Runtime  | NVIDIA GPU (optional package ``onnxruntime-gpu``) |
+
+A backend that cannot run here (no CUDA in the OpenCV build, ONNX Runtime not installed, a Caffe model on
+ONNX Runtime) falls back to OpenCV on the CPU: a warning is issued once per reason, and the runner reports
+the backend really used and why in ``backend`` and ``message``.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import ModelError
+
+log = logging.getLogger("posekit")
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    label: str
+    engine: str  # "opencv" | "ort"
+    cv_backend: int = cv2.dnn.DNN_BACKEND_OPENCV
+    cv_target: int = cv2.dnn.DNN_TARGET_CPU
+    providers: tuple[str, ...] = ()
+    gpu: bool = False
+
+
+BACKENDS: dict[str, Backend] = {b.name: b for b in (
+    Backend("cpu", "CPU (OpenCV)", "opencv"),
+    Backend("cuda", "CUDA (OpenCV)", "opencv", cv2.dnn.DNN_BACKEND_CUDA, cv2.dnn.DNN_TARGET_CUDA, gpu=True),
+    Backend("cuda-fp16", "CUDA FP16 (OpenCV)", "opencv", cv2.dnn.DNN_BACKEND_CUDA, cv2.dnn.DNN_TARGET_CUDA_FP16,
+            gpu=True),
+    Backend("ort", "CPU (ONNX Runtime)", "ort", providers=("CPUExecutionProvider",)),
+    Backend("ort-cuda", "CUDA (ONNX Runtime)", "ort", providers=("CUDAExecutionProvider", "CPUExecutionProvider"),
+            gpu=True),
+)}
+
+_warned: set[str] = set()
+
+
+def get_backend(name: str) -> Backend:
+    try:
+        return BACKENDS[name.lower()]
+    except (KeyError, AttributeError):
+        raise ModelError(f"unknown backend {name!r}; choose one of: {', '.join(BACKENDS)}") from None
+
+
+def opencv_has_cuda() -> bool:
+    """True when this OpenCV build has the CUDA DNN backend and sees a GPU (pip wheels never do)."""
+    try:
+        return cv2.cuda.getCudaEnabledDeviceCount() > 0
+    except (cv2.error, AttributeError):
+        return False
+
+
+def ort_providers() -> list[str]:
+    """ONNX Runtime's available execution providers; empty when onnxruntime is not installed."""
+    try:
+        import onnxruntime as ort  # noqa: PLC0415
+    except ImportError:
+        return []
+    return list(ort.get_available_providers())
+
+
+def availability(name: str) -> str | None:
+    """None when the backend can run here, else the reason it cannot (and what to do)."""
+    b = get_backend(name)
+    if b.engine == "opencv" and b.gpu and not opencv_has_cuda():
+        return ("the installed OpenCV has no CUDA support (the pip wheels are CPU-only) or sees no NVIDIA GPU; "
+                "build OpenCV with CUDA (see README, 'CUDA') or use backend 'ort-cuda' with onnxruntime-gpu")
+    if b.engine == "ort":
+        have = ort_providers()
+        if not have:
+            return "ONNX Runtime is not installed (pip install onnxruntime, or onnxruntime-gpu for CUDA)"
+        if b.providers[0] not in have:
+            return f"ONNX Runtime here has no {b.providers[0]} (pip install onnxruntime-gpu and a CUDA driver)"
+    return None
+
+
+def _fallback(requested: str, reason: str) -> str:
+    msg = f"backend {requested!r} is not available: {reason}. Running on the CPU (OpenCV) instead."
+    if msg not in _warned:
+        _warned.add(msg)
+        warnings.warn(msg, RuntimeWarning, stacklevel=4)
+        log.warning(msg)
+    return msg
+
+
+class OpenCVRunner:
+    """Runs a ``cv2.dnn.Net``. Not thread-safe by itself: the estimator serialises calls."""
+
+    engine = "opencv"
+
+    def __init__(self, net: cv2.dnn.Net, backend: Backend):
+        self.net = net
+        net.setPreferableBackend(backend.cv_backend)
+        net.setPreferableTarget(backend.cv_target)
+
+    def __call__(self, blob: np.ndarray) -> np.ndarray:
+        self.net.setInput(blob)
+        # The returned array may share memory with the net's output blob: copy before the next forward.
+        return np.array(self.net.forward()[0], copy=True)
+
+
+class OrtRunner:
+    """Runs the ONNX graph in an ONNX Runtime session (sessions are thread-safe; the estimator locks anyway)."""
+
+    engine = "ort"
+
+    def __init__(self, path: Path, backend: Backend, threads: int | None = None):
+        import onnxruntime as ort  # noqa: PLC0415
+
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.intra_op_num_threads = threads or max(1, cv2.getNumThreads())
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        self.session = ort.InferenceSession(str(path), opts, providers=list(backend.providers))
+        self.input_name = self.session.get_inputs()[0].name
+        self.providers = self.session.get_providers()
+
+    def __call__(self, blob: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input_name: blob})[0][0]
+
+
+def load_net(spec, weights: Path | None, config: Path | None) -> cv2.dnn.Net:
+    """Build the OpenCV net of a model; Caffe models may be built from the prototxt alone (untrained)."""
+    try:
+        if spec.format == "caffe":
+            from .models import has_caffe  # noqa: PLC0415
+
+            if not has_caffe():
+                raise ModelError(
+                    f"{spec.name} is a Caffe model, but OpenCV {cv2.__version__} has no Caffe importer "
+                    "(OpenCV 5 removed it); install opencv-python-headless 4.x (see requirements.txt)")
+            if weights is None:
+                return cv2.dnn.readNetFromCaffe(str(config))
+            return cv2.dnn.readNetFromCaffe(str(config), str(weights))
+        return cv2.dnn.readNet(str(weights))
+    except cv2.error as exc:
+        raise ModelError(f"OpenCV cannot load {spec.name} ({weights or config}): {exc.err or exc}") from exc
+
+
+def create_runner(spec, backend: str, *, weights: Path | None, config: Path | None = None,
+                  net: cv2.dnn.Net | None = None):
+    """(runner, backend name really used, message or None) for ``spec`` on the requested backend."""
+    requested = get_backend(backend)
+    reason = availability(requested.name)
+    if reason is None and requested.engine == "ort" and (net is not None or spec.format != "tflite"):
+        reason = "ONNX Runtime runs the converted MobileNetV2 models only"
+    chosen, message = requested, None
+    if reason is not None:
+        chosen, message = BACKENDS["cpu"], _fallback(requested.name, reason)
+    if chosen.engine == "ort":
+        return OrtRunner(weights, chosen), chosen.name, message
+    if net is None:
+        net = load_net(spec, weights, config)
+    return OpenCVRunner(net, chosen), chosen.name, message

@@ -1,0 +1,86 @@
+"""``python -m posekit``: one module per subcommand, each exposing ``register(subparsers)``.
+
+A subcommand's parser sets ``func`` to a callable taking the parsed arguments and returning an exit status.
+User errors (:class:`posekit.errors.PosekitError`) become one line ``error: ...`` on stderr and exit status 2,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+import warnings
+
+from ..errors import PosekitError
+
+#: Subcommand modules, in the order `--help` lists them.
+COMMANDS = ["estimate", "video", "match", "models"]
+
+
+def add_model_options(parser: argparse.ArgumentParser, *, threshold: bool = True) -> None:
+    """--model / --backend (/ --threshold), shared by the subcommands that run a network."""
+    from ..backends import BACKENDS
+    from ..models import DEFAULT_MODEL, MODELS
+
+    parser.add_argument("--model", default=DEFAULT_MODEL, choices=list(MODELS), help="network (default: %(default)s)")
+    parser.add_argument("--backend", default="cpu", choices=list(BACKENDS),
+                        help="where the network runs (default: %(default)s)")
+    if threshold:
+        parser.add_argument("--threshold", type=float, default=0.1, help="keypoint threshold (default: %(default)s)")
+
+
+def make_estimator(args: argparse.Namespace):
+    """The estimator the options ask for; says on stderr when the backend fell back to the CPU."""
+    from ..estimator import PoseEstimator
+    from ..models import print_progress
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        from ..models import is_downloaded, resolve
+
+        if not is_downloaded(args.model):
+            print(f"downloading {args.model} (first use)...", file=sys.stderr)
+            resolve(args.model, progress=print_progress)
+        est = PoseEstimator(args.model, backend=args.backend, threshold=getattr(args, "threshold", 0.1))
+    if est.backend_message:
+        print(f"warning: {est.backend_message}", file=sys.stderr)
+    return est
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # usage errors: exit 2 with one `error:` line after the usage
+        self.print_usage(sys.stderr)
+        self.exit(2, f"error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m posekit", description="Multi-person pose estimation and pose matching.")
+    parser.add_argument("--version", action="version", version="posekit 0.1.0")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.ERROR, format="%(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except PosekitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0

@@ -1,0 +1,194 @@
+"""PoseEstimator: letterbox the image, run the network (thread-safe), decode people from heatmaps and PAFs."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from . import grouping
+from .backends import create_runner, get_backend
+from .errors import InvalidInputError
+from .layouts import Layout, get_layout
+from .models import DEFAULT_MODEL, ModelSpec, get_model, resolve, resolve_config
+from .pose import Pose
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """How an image was placed into the network input: resized by ``scale``, at the top-left corner.
+
+    Output-grid coordinates map to image pixels by ``x = ((gx + 0.5) * stride - 0.5) / scale``.
+    """
+
+    scale: float
+    image_size: tuple[int, int]  # (width, height) of the original image
+    input_size: tuple[int, int]  # (width, height) of the network input
+    stride: int
+
+    def grid_to_image(self, xy: np.ndarray) -> np.ndarray:
+        return ((np.asarray(xy, np.float32) + 0.5) * self.stride - 0.5) / self.scale
+
+    @property
+    def valid_grid(self) -> tuple[int, int]:
+        """(width, height) of the output grid covered by the image (the rest is padding)."""
+        w, h = self.image_size
+        return (min(int(np.ceil(w * self.scale / self.stride)), self.input_size[0] // self.stride),
+                min(int(np.ceil(h * self.scale / self.stride)), self.input_size[1] // self.stride))
+
+
+@dataclass
+class Inference:
+    """The network's raw output for one image, with the letterbox that maps it back to the image."""
+
+    output: np.ndarray  # (C, h, w) float32: heatmaps, background, PAFs
+    letterbox: Letterbox
+    layout: Layout
+    timings: dict[str, float] = field(default_factory=dict)  # milliseconds per stage
+
+    def _to_image(self, grid_map: np.ndarray) -> np.ndarray:
+        w, h = self.letterbox.image_size
+        s, st = self.letterbox.scale, self.letterbox.stride
+        # Upsample the grid to input pixels (cell centres at (i + 0.5) * stride - 0.5), crop the padding,
+        # then resize the image's part to the image size.
+        up = cv2.resize(grid_map, None, fx=st, fy=st, interpolation=cv2.INTER_CUBIC)
+        vw, vh = max(1, round(w * s)), max(1, round(h * s))
+        return cv2.resize(up[:vh, :vw], (w, h), interpolation=cv2.INTER_LINEAR)
+
+    def heatmap(self, keypoint: int | str) -> np.ndarray:
+        """The heatmap of one keypoint (index or name; "background" for the background) at image size."""
+        if isinstance(keypoint, str):
+            k = self.layout.num_keypoints if keypoint.lower() == "background" else self.layout.index(keypoint)
+        else:
+            k = keypoint
+        return self._to_image(self.output[k])
+
+    def paf(self, limb: int) -> tuple[np.ndarray, np.ndarray]:
+        """The (x, y) part affinity field of limb ``limb`` (an index into ``layout.limbs``) at image size."""
+        cx, cy = self.layout.paf_channels[limb]
+        return self._to_image(self.output[cx]), self._to_image(self.output[cy])
+
+    def decode(self, *, threshold: float = 0.1, paf_threshold: float = 0.05, min_keypoints: int = 3) -> list[Pose]:
+        """People in image pixels."""
+        poses = grouping.decode(self.output, self.layout, threshold=threshold, paf_threshold=paf_threshold,
+                                min_keypoints=min_keypoints)
+        for p in poses:
+            vis = p.keypoints[:, 2] > 0
+            p.keypoints[vis, :2] = self.letterbox.grid_to_image(p.keypoints[vis, :2])
+        return poses
+
+
+def as_bgr(image: np.ndarray) -> np.ndarray:
+    """Validate an image array and return it as 3-channel BGR uint8 (gray and BGRA are converted)."""
+    if not isinstance(image, np.ndarray):
+        raise InvalidInputError(f"expected an image array, got {type(image).__name__}")
+    if image.ndim == 2:
+        image = image[:, :, None]
+    if image.ndim != 3 or image.shape[2] not in (1, 3, 4) or image.shape[0] < 1 or image.shape[1] < 1:
+        raise InvalidInputError(f"expected an H x W x 3 BGR image, got an array of shape {image.shape}")
+    if image.dtype != np.uint8:
+        if image.dtype == np.uint16:
+            image = (image >> 8).astype(np.uint8)
+        elif np.issubdtype(image.dtype, np.floating):
+            image = np.clip(image * (255.0 if image.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8)
+        else:
+            raise InvalidInputError(f"unsupported image dtype {image.dtype}")
+    if image.shape[2] == 1:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    return image
+
+
+class PoseEstimator:
+    """Multi-person 2D pose estimation with an OpenPose-style network in OpenCV DNN.
+
+    >>> est = PoseEstimator("mobilenet_v2_1.4", backend="cpu")
+    >>> poses = est.estimate(cv2.imread("people.jpg"))   # list[Pose], keypoints in image pixels
+
+    One instance may be shared by many threads: the network runs under a lock (``cv2.dnn.Net`` is not
+    thread-safe), everything else works on per-call data.
+
+    Args:
+        model: a registry name (see ``posekit.models.MODELS``) or a ModelSpec.
+        backend: "cpu", "cuda", "cuda-fp16", "ort" or "ort-cuda". Unavailable ones fall back to "cpu" with a
+            warning; ``backend`` then says what really runs and ``backend_message`` why.
+        threshold: minimum heatmap peak for a keypoint.
+        paf_threshold, min_keypoints: grouping parameters (see :func:`posekit.grouping.decode`).
+        input_size: network input (width, height); default: the model's own.
+        net: a ready ``cv2.dnn.Net`` (e.g. built from a prototxt alone) instead of loading the weights.
+        download: fetch missing weights from the upstream address (default True).
+    """
+
+    def __init__(self, model: str | ModelSpec = DEFAULT_MODEL, backend: str = "cpu", threshold: float = 0.1, *,
+                 paf_threshold: float = 0.05, min_keypoints: int = 3, input_size: tuple[int, int] | None = None,
+                 net: cv2.dnn.Net | None = None, download: bool = True):
+        self.spec = get_model(model)
+        self.layout = get_layout(self.spec.layout)
+        self.requested_backend = get_backend(backend).name
+        self.threshold = float(threshold)
+        self.paf_threshold = float(paf_threshold)
+        self.min_keypoints = int(min_keypoints)
+        self.input_size = tuple(input_size or self.spec.input_size)
+        if net is None:
+            weights = resolve(self.spec, download_missing=download)
+            config = resolve_config(self.spec, download_missing=download)
+        else:
+            weights = config = None
+        self._run, self.backend, self.backend_message = create_runner(
+            self.spec, self.requested_backend, weights=weights, config=config, net=net)
+        self._lock = threading.Lock()
+        self.last_timings: dict[str, float] = {}
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def __repr__(self) -> str:
+        return f"PoseEstimator(model={self.spec.name!r}, backend={self.backend!r}, threshold={self.threshold})"
+
+    def preprocess(self, image: np.ndarray) -> tuple[np.ndarray, Letterbox]:
+        """Letterbox ``image`` into the network input (aspect ratio kept, padded at right/bottom) as NCHW."""
+        image = as_bgr(image)
+        h, w = image.shape[:2]
+        in_w, in_h = self.input_size
+        scale = min(in_w / w, in_h / h)
+        rw, rh = max(1, min(in_w, round(w * scale))), max(1, min(in_h, round(h * scale)))
+        if (rw, rh) != (w, h):
+            interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+            image = cv2.resize(image, (rw, rh), interpolation=interp)
+        if (rw, rh) != (in_w, in_h):
+            image = cv2.copyMakeBorder(image, 0, in_h - rh, 0, in_w - rw, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        blob = cv2.dnn.blobFromImage(image, self.spec.scale, (in_w, in_h),
+                                     (self.spec.mean,) * 3 if self.spec.mean else None, swapRB=False, crop=False)
+        return blob, Letterbox(scale, (w, h), (in_w, in_h), self.spec.stride)
+
+    def forward(self, blob: np.ndarray) -> np.ndarray:
+        """The bare network: an NCHW blob in, the (C, h, w) output out. Serialised across threads."""
+        with self._lock:
+            return self._run(blob)
+
+    def infer(self, image: np.ndarray) -> Inference:
+        """Preprocess and run the network; the raw maps with the transform back to the image."""
+        t0 = time.perf_counter()
+        blob, lb = self.preprocess(image)
+        t1 = time.perf_counter()
+        out = self.forward(blob)
+        t2 = time.perf_counter()
+        if out.shape[0] != self.layout.num_channels:
+            raise RuntimeError(f"{self.spec.name} produced {out.shape[0]} channels, "
+                               f"{self.layout.name} needs {self.layout.num_channels}")
+        return Inference(out, lb, self.layout, {"preprocess": (t1 - t0) * 1e3, "forward": (t2 - t1) * 1e3})
+
+    def estimate(self, image: np.ndarray, threshold: float | None = None) -> list[Pose]:
+        """All people found in a BGR image, keypoints in image pixels, most confident first."""
+        inf = self.infer(image)
+        t0 = time.perf_counter()
+        poses = inf.decode(threshold=self.threshold if threshold is None else float(threshold),
+                           paf_threshold=self.paf_threshold, min_keypoints=self.min_keypoints)
+        inf.timings["decode"] = (time.perf_counter() - t0) * 1e3
+        self.last_timings = inf.timings
+        return sorted(poses, key=lambda p: -p.score)

@@ -1,0 +1,274 @@
+"""Model registry: where each network comes from, how it is fed, what it outputs, and where it is cached.
+
+Weights live in a model directory: ``$POSEKIT_MODEL_DIR`` if set, else ``models/`` beside the package. A file
+missing there is downloaded on first use from its public upstream address (or from ``$POSEKIT_MODEL_MIRROR``,
+a base URL holding the same file names), verified against the registry's sha256 and written atomically (a
+temporary ``.part`` file renamed into place), so an interrupted or corrupt download never leaves a file behind.
+
+The MobileNetV2-OpenPose TFLite files do not load in OpenCV as they are; :func:`resolve` converts them once
+into a float ONNX graph cached beside the download (see :mod:`posekit.convert`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import tempfile
+import threading
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .errors import ChecksumError, DownloadError, ModelError
+
+ENV_MODEL_DIR = "POSEKIT_MODEL_DIR"
+ENV_MIRROR = "POSEKIT_MODEL_MIRROR"
+DEFAULT_MODEL = "mobilenet_v2_1.4"
+#: Bump when posekit.convert changes its output, so stale cached conversions are rebuilt.
+CONVERTER_VERSION = 1
+
+_MOBILENET_URL = ("https://github.com/PINTO0309/MobileNetV2-PoseEstimation/raw/master/models/train/test/tflite/"
+                  "posttraing_quantization/")
+_CMU_MODELS_URL = "http://posefs1.perception.cs.cmu.edu/OpenPose/models/pose/"
+_CMU_PROTOTXT_URL = "https://raw.githubusercontent.com/CMU-Perceptual-Computing-Lab/openpose/master/models/pose/"
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One file of a model: its name in the model directory, its upstream URL and sha256 (None: unpublished)."""
+
+    filename: str
+    url: str
+    sha256: str | None
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything posekit needs to know about one network.
+
+    ``input_size`` is (width, height) of the network input; the image is letterboxed into it. The network is
+    fed ``(pixel - mean) * scale`` in BGR order, NCHW, and outputs ``layout``'s channels at 1/``stride``.
+    """
+
+    name: str
+    title: str
+    format: str  # "tflite" (converted to ONNX) or "caffe"
+    weights: RemoteFile
+    layout: str
+    input_size: tuple[int, int]
+    scale: float = 1.0
+    mean: float = 0.0
+    stride: int = 8
+    config: RemoteFile | None = None  # Caffe prototxt
+    license: str = ""
+    speed: str = ""  # a word for the UI: fastest ... most accurate
+
+    @property
+    def onnx_filename(self) -> str:
+        return f"{Path(self.weights.filename).stem}.posekit{CONVERTER_VERSION}.onnx"
+
+
+def _mobilenet(width: str, tag: str, sha256: str, speed: str) -> ModelSpec:
+    filename = f"mobilenet_v2_pose_{tag}_368_432_weight_quant.tflite"
+    return ModelSpec(
+        name=f"mobilenet_v2_{width}",
+        title=f"MobileNetV2-OpenPose, width {width}",
+        format="tflite",
+        weights=RemoteFile(filename, _MOBILENET_URL + filename, sha256),
+        layout="COCO-18",
+        input_size=(432, 368),
+        license="MIT (PINTO0309/MobileNetV2-PoseEstimation)",
+        speed=speed,
+    )
+
+
+def _cmu(name: str, title: str, sub: str, weights: str, prototxt: str, local_prototxt: str, sha: str,
+         layout: str) -> ModelSpec:
+    return ModelSpec(
+        name=name,
+        title=title,
+        format="caffe",
+        weights=RemoteFile(weights, f"{_CMU_MODELS_URL}{sub}/{weights}", None),
+        config=RemoteFile(local_prototxt, f"{_CMU_PROTOTXT_URL}{sub}/{prototxt}", sha),
+        layout=layout,
+        input_size=(656, 368),
+        scale=1 / 256,
+        mean=128.0,
+        license="CMU OpenPose academic licence (non-commercial)",
+        speed="slow (VGG-19)",
+    )
+
+
+MODELS: dict[str, ModelSpec] = {m.name: m for m in (
+    _mobilenet("0.5", "dm05", "675e862f911f980af495ecfb1feb3cff9598d4a04252dce8f6932f0a54e283b4", "fastest"),
+    _mobilenet("0.75", "dm07", "e9041ac26a9d9ba67036f840a8360cb7403a48ed165f20c7f0ed0f4ef31dc83b", "fast"),
+    _mobilenet("1.0", "dm10", "d6c2cd7a13b5e996c2be18c15ba3a67cd0a53abe1d64c163295679d5f8895061", "balanced"),
+    _mobilenet("1.4", "dm14", "44ca354020f47ae9976fefbc2febd6410000aa8a059ca750300b2cbbb6d2b7d7",
+               "most accurate"),
+    _cmu("openpose_coco", "CMU OpenPose COCO (18 keypoints)", "coco", "pose_iter_440000.caffemodel",
+         "pose_deploy_linevec.prototxt", "coco_pose_deploy_linevec.prototxt",
+         "17051b87f709aa094e09c5da7b78e9016a1f37b2b452ed1f190fe74cce70b1ad", "COCO-18"),
+    _cmu("openpose_body25", "CMU OpenPose BODY_25 (25 keypoints)", "body_25", "pose_iter_584000.caffemodel",
+         "pose_deploy.prototxt", "body_25_pose_deploy.prototxt",
+         "44d6ed3a5268d8d41ca59b3a040491277d876975c3234d82cf7ec0539b4b1f61", "BODY_25"),
+    _cmu("openpose_mpi", "CMU OpenPose MPI (15 keypoints, 4 stages)", "mpi", "pose_iter_160000.caffemodel",
+         "pose_deploy_linevec_faster_4_stages.prototxt", "mpi_pose_deploy_linevec_faster_4_stages.prototxt",
+         "80f9778dd8ca4f72e1f4f961736e8593ba7b433aa1bd0279d4f0f83f710d6679", "MPI-15"),
+)}
+
+_lock = threading.Lock()
+_verified: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256 already computed
+
+
+def get_model(name: str | ModelSpec) -> ModelSpec:
+    """The registry entry for ``name`` (a ModelSpec passes through)."""
+    if isinstance(name, ModelSpec):
+        return name
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ModelError(f"unknown model {name!r}; known models: {', '.join(MODELS)}") from None
+
+
+def model_dir() -> Path:
+    """The model directory: $POSEKIT_MODEL_DIR, else ``models/`` beside the posekit package."""
+    env = os.environ.get(ENV_MODEL_DIR)
+    return Path(env).expanduser() if env else Path(__file__).resolve().parents[1] / "models"
+
+
+def has_caffe() -> bool:
+    """Whether the installed OpenCV can import Caffe models (OpenCV 5 dropped the importer)."""
+    import cv2  # noqa: PLC0415
+
+    return hasattr(cv2.dnn, "readNetFromCaffe")
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _verified_sha256(path: Path) -> str:
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _verified:
+        _verified[key] = file_sha256(path)
+    return _verified[key]
+
+
+ProgressFn = Callable[[int, int | None], None]
+
+
+def print_progress(done: int, total: int | None) -> None:
+    """A progress indication on stderr: ``downloading: 42% (1.0 / 2.3 MB)``."""
+    mb = done / 1e6
+    if total:
+        msg = f"\rdownloading: {100 * done // total:3d}% ({mb:.1f} / {total / 1e6:.1f} MB)"
+    else:
+        msg = f"\rdownloading: {mb:.1f} MB"
+    print(msg, end="\n" if total and done >= total else "", file=sys.stderr, flush=True)
+
+
+def download(url: str, dst: Path, sha256: str | None, progress: ProgressFn | None = None,
+             timeout: float = 60.0) -> Path:
+    """Download ``url`` to ``dst`` atomically, verifying ``sha256`` when given. Nothing partial is left behind."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=dst.name + ".", suffix=".part", dir=dst.parent)
+    tmp = Path(tmp_name)
+    try:
+        h = hashlib.sha256()
+        with os.fdopen(fd, "wb") as out:
+            try:
+                resp = urllib.request.urlopen(url, timeout=timeout)  # noqa: S310 - registry URLs only
+            except (urllib.error.URLError, OSError, ValueError) as exc:
+                raise DownloadError(f"cannot download {dst.name} from {url}: {exc}") from exc
+            with resp:
+                total = resp.length
+                done = 0
+                while chunk := resp.read(1 << 16):
+                    out.write(chunk)
+                    h.update(chunk)
+                    done += len(chunk)
+                    if progress:
+                        progress(done, total)
+                if total is not None and done != total:
+                    raise DownloadError(f"download of {dst.name} was cut off ({done} of {total} bytes)")
+        digest = h.hexdigest()
+        if sha256 and digest != sha256:
+            raise ChecksumError(f"sha256 mismatch for {dst.name} from {url}: expected {sha256}, got {digest}")
+        os.replace(tmp, dst)
+        return dst
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _source_url(remote: RemoteFile) -> str:
+    mirror = os.environ.get(ENV_MIRROR)
+    return f"{mirror.rstrip('/')}/{remote.filename}" if mirror else remote.url
+
+
+def fetch(remote: RemoteFile, *, download_missing: bool = True, progress: ProgressFn | None = None,
+          directory: Path | None = None) -> Path:
+    """The local path of ``remote`` in the model directory, downloading and verifying it when missing."""
+    directory = directory or model_dir()
+    path = directory / remote.filename
+    with _lock:
+        if path.exists():
+            if remote.sha256 and _verified_sha256(path) != remote.sha256:
+                raise ChecksumError(
+                    f"{path} does not match its sha256 ({remote.sha256}); delete it to download it again")
+            return path
+        if not download_missing:
+            raise ModelError(f"{remote.filename} is not in {directory}; run: python -m posekit models download")
+        return download(_source_url(remote), path, remote.sha256, progress)
+
+
+def is_downloaded(name: str) -> bool:
+    spec = get_model(name)
+    files = [spec.weights] + ([spec.config] if spec.config else [])
+    return all((model_dir() / f.filename).exists() for f in files)
+
+
+def resolve(name: str | ModelSpec, *, download_missing: bool = True, progress: ProgressFn | None = None) -> Path:
+    """The file ``cv2.dnn.readNet`` loads for model ``name``, fetching (and converting) it first if needed.
+
+    For TFLite models that is the converted float ONNX graph; for Caffe models the ``.caffemodel`` (its
+    prototxt is :func:`resolve_config`).
+    """
+    spec = get_model(name)
+    weights = fetch(spec.weights, download_missing=download_missing, progress=progress)
+    if spec.format == "caffe":
+        return weights
+    if spec.format != "tflite":  # pragma: no cover - registry invariant
+        raise ModelError(f"{spec.name}: unknown model format {spec.format}")
+    onnx_path = _writable(weights.parent) / spec.onnx_filename
+    with _lock:
+        if not onnx_path.exists():
+            from .convert import tflite_to_onnx  # noqa: PLC0415
+
+            try:
+                tflite_to_onnx(weights, onnx_path)
+            except (ValueError, OSError) as exc:
+                raise ModelError(f"cannot convert {weights.name} for OpenCV: {exc}") from exc
+    return onnx_path
+
+
+def resolve_config(name: str | ModelSpec, *, download_missing: bool = True) -> Path | None:
+    """The network definition (Caffe prototxt) of a model, or None for single-file models."""
+    spec = get_model(name)
+    return fetch(spec.config, download_missing=download_missing) if spec.config else None
+
+
+def _writable(directory: Path) -> Path:
+    """``directory`` if we may write there, else a per-user cache for derived files."""
+    if os.access(directory, os.W_OK):
+        return directory
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "posekit"
+    cache.mkdir(parents=True, exist_ok=True)
+    return cache

@@ -1,0 +1,407 @@
+"""Pose similarity people can trust: normalised, symmetric, explained joint by joint.
+
+The score does not change when either person is moved, or drawn larger or smaller, in the image, and it says
+*which* joints differ. It is computed as follows (``a`` and ``b`` are two poses of the same layout).
+
+1. **Common joints.** ``C`` = the keypoints visible (confidence > 0) in both poses. Nothing else is used.
+   With fewer than :data:`MIN_COMMON` (4) common keypoints, or when either pose has no extent over ``C``,
+   the poses are *not comparable*: :func:`compare` returns ``score = 0`` and ``used = 0`` (it does not raise),
+   and ``Similarity.comparable`` is False.
+2. **Translation.** Each pose is centred on a reference point chosen from ``C`` (the same choice for both):
+   the mean of the hips in ``C`` (``MidHip`` for BODY_25 when common), else the neck, else the mean of ``C``.
+3. **Scale.** Each pose is divided by its own body size ``s``, chosen from ``C`` the same way for both:
+   the torso length ``|neck - hip centre|`` when the neck and a hip are common; else the shoulder width
+   times 1.4 (a typical torso / shoulder-width ratio); else the RMS distance of ``C`` from its mean.
+   Distances below are therefore in *torso lengths*. (A method whose size is zero in either pose is skipped.)
+4. **Rotation** (``rotation=True`` only). ``a`` is rotated about its centre by the rotation minimising
+   ``sum |R a_i - b_i|^2`` over ``C`` (orthogonal Procrustes / Kabsch: SVD of the 2x2 cross-covariance,
+   reflections excluded). The residuals are the same whichever pose is rotated, so the score stays symmetric.
+5. **Mirror** (``mirror=True`` only). ``a`` is also compared mirrored: x negated and every left/right keypoint
+   pair swapped (``RElbow`` <-> ``LElbow``; pairs found from the layout's names). The better of the two
+   comparisons is returned, with ``mirrored`` saying which.
+6. **Keypoint agreement.** For each joint ``i`` in ``C``, ``d_i`` = distance between the normalised points and
+   ``agreement_i = exp(-d_i^2 / (2 k_i^2))``, an OKS-style score whose tolerances ``k_i`` (torso lengths,
+   :data:`TOLERANCES`) are COCO's keypoint sigmas widened to tolerate different body proportions: head
+   0.20, neck 0.25, shoulders 0.30, elbows 0.35, wrists, hips and knees 0.40, ankles and feet 0.45.
+   ``keypoint_score`` = the mean of ``agreement_i`` over ``C``.
+7. **Angle agreement.** The angle at a joint between its two limbs, for the elbows (shoulder-elbow-wrist),
+   knees (hip-knee-ankle), shoulders (hip-shoulder-elbow: 0 deg arm down, 180 deg arm raised) and hips
+   (shoulder-hip-knee), for each one whose three keypoints are in ``C`` and whose limbs are not degenerate
+   (shorter than 0.02 torso lengths) in either pose. ``agreement = exp(-delta^2 / (2 * 30deg^2))`` with
+   ``delta`` the difference of the two angles (about 0.85 at 17 deg apart, 0.5 at 35 deg, 0.1 at 64 deg).
+   ``angle_score`` = their mean. Joint angles ignore translation, scale, rotation and mirroring.
+8. **Score** = ``100 * (keypoint_score + angle_score) / 2``, or ``100 * keypoint_score`` when no angle is
+   measurable in both poses. It lies in [0, 100]; identical poses give 100; ``compare(a, b) == compare(b, a)``.
+
+:meth:`Similarity.worst` lists the most different joints and angles and :meth:`Similarity.highlights` turns
+them into ``{keypoint index: severity}`` for :func:`posekit.draw.draw_poses`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from .errors import InvalidInputError
+from .layouts import Layout, get_layout
+from .pose import Pose, most_prominent
+
+MIN_COMMON = 4
+"""Fewest keypoints visible in both poses for a meaningful comparison."""
+
+ANGLE_TOLERANCE_DEG = 30.0
+"""The ``tau`` of the angle agreement ``exp(-delta^2 / (2 tau^2))``."""
+
+SHOULDER_TO_TORSO = 1.4
+"""Torso length / shoulder width, used when the torso is not visible."""
+
+MIN_LIMB = 0.02
+"""Limbs shorter than this (torso lengths) give no angle."""
+
+# Per-joint tolerance k_i in torso lengths, by the keypoint's name with any R/L prefix removed.
+TOLERANCES: dict[str, float] = {
+    "nose": 0.20, "eye": 0.20, "ear": 0.20, "head": 0.20,
+    "neck": 0.25, "chest": 0.30,
+    "shoulder": 0.30, "elbow": 0.35, "wrist": 0.40,
+    "hip": 0.40, "midhip": 0.40, "knee": 0.40,
+    "ankle": 0.45, "bigtoe": 0.45, "smalltoe": 0.45, "heel": 0.45,
+}
+DEFAULT_TOLERANCE = 0.35
+
+# Joint angles: (name, side, (end, vertex, end)) with keypoint base names.
+_ANGLES: tuple[tuple[str, str, tuple[str, str, str]], ...] = tuple(
+    (f"{side_name} {joint}", side, triple)
+    for joint, triple in (
+        ("elbow", ("Shoulder", "Elbow", "Wrist")),
+        ("knee", ("Hip", "Knee", "Ankle")),
+        ("shoulder", ("Hip", "Shoulder", "Elbow")),
+        ("hip", ("Shoulder", "Hip", "Knee")),
+    )
+    for side, side_name in (("L", "left"), ("R", "right"))
+)
+
+
+@dataclass(frozen=True)
+class JointDiff:
+    """How far one keypoint is from its counterpart once both poses are normalised.
+
+    ``index`` is the keypoint's index in pose ``b`` (in ``a`` too, unless the comparison was mirrored).
+    ``distance`` is in torso lengths; ``agreement`` in [0, 1].
+    """
+
+    name: str
+    index: int
+    distance: float
+    agreement: float
+
+    @property
+    def text(self) -> str:
+        return f"{self.name}: {self.distance:.2f} torso lengths apart"
+
+
+@dataclass(frozen=True)
+class AngleDiff:
+    """The angle at one joint (degrees, 0..180) in both poses and their agreement in [0, 1].
+
+    ``index`` is the vertex keypoint's index in pose ``b`` (in ``a`` too, unless mirrored).
+    """
+
+    name: str
+    index: int
+    a_deg: float
+    b_deg: float
+    diff_deg: float
+    agreement: float
+
+    @property
+    def text(self) -> str:
+        return f"{self.name}: {self.diff_deg:.0f}° apart ({self.a_deg:.0f}° vs {self.b_deg:.0f}°)"
+
+
+@dataclass
+class Similarity:
+    """The result of :func:`compare`. ``score``, ``keypoint_score``, ``angle_score``: see the module docstring."""
+
+    score: float
+    keypoint_score: float
+    angle_score: float | None
+    joints: list[JointDiff]
+    angles: list[AngleDiff]
+    mirrored: bool
+    used: int
+    reason: str = ""
+    pose_a: Pose | None = field(default=None, repr=False, compare=False)
+    pose_b: Pose | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def comparable(self) -> bool:
+        """False when the poses shared too few keypoints (then ``score`` is 0 and ``reason`` says why)."""
+        return self.used > 0
+
+    def worst(self, n: int = 3, threshold: float = 1.0) -> list[JointDiff | AngleDiff]:
+        """The ``n`` most different joints and angles (lowest agreement first), only those below ``threshold``."""
+        items: list[JointDiff | AngleDiff] = [*self.joints, *self.angles]
+        items = [d for d in items if d.agreement < threshold]
+        items.sort(key=lambda d: (d.agreement, d.name))
+        return items[: max(n, 0)]
+
+    def highlights(self, which: str = "b", min_severity: float = 0.0) -> dict[int, float]:
+        """``{keypoint index: severity in [0, 1]}`` (1 - agreement, the worst of joint and angle at a keypoint).
+
+        ``which`` says whose keypoint indices: ``"a"`` or ``"b"`` (they differ only when mirrored).
+        """
+        if which not in ("a", "b"):
+            raise ValueError("which must be 'a' or 'b'")
+        out: dict[int, float] = {}
+        perm = None
+        if which == "a" and self.mirrored and self.pose_a is not None:
+            perm = mirror_permutation(self.pose_a.spec)
+        for d in [*self.joints, *self.angles]:
+            idx = int(perm[d.index]) if perm is not None else d.index
+            sev = float(min(max(1.0 - d.agreement, 0.0), 1.0))
+            if sev >= min_severity and sev > out.get(idx, -1.0):
+                out[idx] = sev
+        return out
+
+    def summary(self, n: int = 3) -> str:
+        """A few human lines: the score, then the most different joints and angles."""
+        if not self.comparable:
+            return f"similarity: 0.0% (not comparable: {self.reason})"
+        parts = [f"similarity: {self.score:.1f}%"]
+        angle = "n/a" if self.angle_score is None else f"{100 * self.angle_score:.1f}%"
+        parts.append(
+            f"keypoints: {100 * self.keypoint_score:.1f}% over {self.used} joints, "
+            f"angles: {angle} over {len(self.angles)} angles" + (", mirrored" if self.mirrored else "")
+        )
+        worst = self.worst(n, threshold=0.9)
+        if worst:
+            parts.append("most different: " + "; ".join(d.text for d in worst))
+        return "\n".join(parts)
+
+
+def pretty_name(name: str) -> str:
+    """``"LElbow"`` -> ``"left elbow"``, ``"RBigToe"`` -> ``"right big toe"``, ``"MidHip"`` -> ``"mid hip"``."""
+    side = ""
+    if len(name) > 1 and name[0] in "RL" and name[1].isupper():
+        side = "right " if name[0] == "R" else "left "
+        name = name[1:]
+    words = re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", name) or [name]
+    return side + " ".join(w.lower() for w in words)
+
+
+def _base(name: str) -> str:
+    if len(name) > 1 and name[0] in "RL" and name[1].isupper():
+        name = name[1:]
+    return name.lower()
+
+
+@lru_cache(maxsize=None)
+def mirror_permutation(layout: Layout) -> np.ndarray:
+    """Index permutation swapping every ``R*`` keypoint with its ``L*`` counterpart (others stay)."""
+    names = list(layout.keypoints)
+    perm = np.arange(len(names))
+    for i, n in enumerate(names):
+        if len(n) > 1 and n[0] in "RL" and n[1].isupper():
+            other = ("L" if n[0] == "R" else "R") + n[1:]
+            if other in names:
+                perm[i] = names.index(other)
+    return perm
+
+
+@lru_cache(maxsize=None)
+def _tolerances(layout: Layout) -> np.ndarray:
+    return np.array([TOLERANCES.get(_base(n), DEFAULT_TOLERANCE) for n in layout.keypoints], dtype=np.float64)
+
+
+def _find(layout: Layout, name: str) -> int | None:
+    try:
+        return layout.index(name)
+    except KeyError:
+        return None
+
+
+def mirrored(pose: Pose) -> Pose:
+    """The pose as seen in a mirror: x negated (about 0) and left/right keypoints swapped."""
+    kp = pose.keypoints[mirror_permutation(pose.spec)].copy()
+    vis = kp[:, 2] > 0
+    kp[vis, 0] = -kp[vis, 0]
+    return Pose(kp, pose.score, pose.layout, dict(pose.extra))
+
+
+def _frame(layout: Layout, common: np.ndarray, pa: np.ndarray, pb: np.ndarray):
+    """Centre and size of both poses, chosen from the common joints. None when either has no extent."""
+    def idx(name):
+        i = _find(layout, name)
+        return i if i is not None and common[i] else None
+
+    hips = [i for i in (idx("MidHip"),) if i is not None] or [
+        i for i in (idx("RHip"), idx("LHip")) if i is not None]
+    neck = idx("Neck")
+    if hips:
+        ca, cb = pa[hips].mean(axis=0), pb[hips].mean(axis=0)
+    elif neck is not None:
+        ca, cb = pa[neck], pb[neck]
+    else:
+        ca, cb = pa[common].mean(axis=0), pb[common].mean(axis=0)
+
+    sizes = []
+    if neck is not None and hips:
+        sizes.append((np.linalg.norm(pa[neck] - pa[hips].mean(axis=0)),
+                      np.linalg.norm(pb[neck] - pb[hips].mean(axis=0))))
+    rs, ls = idx("RShoulder"), idx("LShoulder")
+    if rs is not None and ls is not None:
+        sizes.append((SHOULDER_TO_TORSO * np.linalg.norm(pa[rs] - pa[ls]),
+                      SHOULDER_TO_TORSO * np.linalg.norm(pb[rs] - pb[ls])))
+
+    def rms(p):
+        q = p[common]
+        return float(np.sqrt(((q - q.mean(axis=0)) ** 2).sum(axis=1).mean()))
+
+    sizes.append((rms(pa), rms(pb)))
+    for sa, sb in sizes:
+        # A size must be well above float rounding of the coordinates, or the normalisation is noise.
+        ea = 1e-6 * max(1.0, float(np.abs(pa[common]).max()))
+        eb = 1e-6 * max(1.0, float(np.abs(pb[common]).max()))
+        if sa > ea and sb > eb and math.isfinite(sa) and math.isfinite(sb):
+            return ca, cb, float(sa), float(sb)
+    return None
+
+
+def _kabsch(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The proper rotation R minimising sum |R a_i - b_i|^2 (a, b centred (N, 2))."""
+    h = a.T @ b
+    u, _, vt = np.linalg.svd(h)
+    d = np.sign(np.linalg.det(vt.T @ u.T)) or 1.0
+    return vt.T @ np.diag([1.0, d]) @ u.T
+
+
+def _angle(p: np.ndarray, i: int, j: int, k: int) -> float | None:
+    """Angle at j between j->i and j->k in degrees, None for a degenerate limb."""
+    u, v = p[i] - p[j], p[k] - p[j]
+    nu, nv = np.linalg.norm(u), np.linalg.norm(v)
+    if nu < MIN_LIMB or nv < MIN_LIMB:
+        return None
+    c = float(np.clip(np.dot(u, v) / (nu * nv), -1.0, 1.0))
+    return math.degrees(math.acos(c))
+
+
+def _not_comparable(reason: str, a: Pose, b: Pose) -> Similarity:
+    return Similarity(0.0, 0.0, None, [], [], False, 0, reason, a, b)
+
+
+def _compare_once(a: Pose, b: Pose, rotation: bool) -> Similarity:
+    layout = b.spec
+    common = a.visible & b.visible
+    n = int(common.sum())
+    if n < MIN_COMMON:
+        return _not_comparable(f"only {n} keypoints visible in both poses (need {MIN_COMMON})", a, b)
+    pa = a.keypoints[:, :2].astype(np.float64)
+    pb = b.keypoints[:, :2].astype(np.float64)
+    frame = _frame(layout, common, pa, pb)
+    if frame is None:
+        return _not_comparable("a pose has no extent (all its common keypoints coincide)", a, b)
+    ca, cb, sa, sb = frame
+    na = (pa - ca) / sa
+    nb = (pb - cb) / sb
+    na[~common] = 0.0
+    nb[~common] = 0.0
+    if rotation:
+        # Rotate about the centroids of C so the optimum is a pure rotation; the centre shift is part of it.
+        ma, mb = na[common].mean(axis=0), nb[common].mean(axis=0)
+        r = _kabsch(na[common] - ma, nb[common] - mb)
+        na[common] = (na[common] - ma) @ r.T + mb
+
+    tol = _tolerances(layout)
+    dist = np.linalg.norm(na - nb, axis=1)
+    agree = np.exp(-(dist**2) / (2 * tol**2))
+    joints = [JointDiff(pretty_name(layout.keypoints[i]), int(i), float(dist[i]), float(agree[i]))
+              for i in np.flatnonzero(common)]
+    keypoint_score = float(np.mean([j.agreement for j in joints]))
+
+    angles = []
+    for name, side, triple in _ANGLES:
+        ids = [_find(layout, side + part) for part in triple]
+        if any(i is None or not common[i] for i in ids):
+            continue
+        ang_a, ang_b = _angle(na, *ids), _angle(nb, *ids)
+        if ang_a is None or ang_b is None:
+            continue
+        diff = abs(ang_a - ang_b)
+        agreement = math.exp(-(diff**2) / (2 * ANGLE_TOLERANCE_DEG**2))
+        angles.append(AngleDiff(name, int(ids[1]), ang_a, ang_b, diff, agreement))
+    angle_score = float(np.mean([x.agreement for x in angles])) if angles else None
+
+    score = keypoint_score if angle_score is None else (keypoint_score + angle_score) / 2
+    score = float(min(max(100.0 * score, 0.0), 100.0))
+    return Similarity(score, keypoint_score, angle_score, joints, angles, False, n, "", a, b)
+
+
+def compare(a: Pose, b: Pose, *, rotation: bool = False, mirror: bool = False) -> Similarity:
+    """How similar two poses are, 0-100, with a per-joint and per-angle breakdown.
+
+    Args:
+        a, b: poses of the same layout (their positions and sizes in their images do not matter).
+        rotation: also factor out an in-plane rotation (a tilted camera, a person lying down).
+        mirror: also try ``a`` mirrored (left/right swapped) and keep the better comparison.
+
+    Returns:
+        :class:`Similarity`. Poses sharing fewer than :data:`MIN_COMMON` visible keypoints are reported as not
+        comparable (``score`` 0, ``used`` 0, ``reason`` set) rather than raising.
+
+    Raises:
+        InvalidInputError: the poses use different layouts.
+    """
+    if a.layout != b.layout:
+        raise InvalidInputError(f"cannot compare a {a.layout} pose with a {b.layout} pose")
+    result = _compare_once(a, b, rotation)
+    if mirror:
+        alt = _compare_once(mirrored(a), b, rotation)
+        if alt.used and alt.score > result.score:
+            alt.mirrored = True
+            result = alt
+    result.pose_a, result.pose_b = a, b
+    return result
+
+
+def select_person(poses: Sequence[Pose], index: int | None = None, *, what: str = "the image") -> Pose:
+    """One person: ``poses[index]``, or the most prominent one when ``index`` is None.
+
+    Raises:
+        InvalidInputError: there is no person, or no person ``index`` (0-based).
+    """
+    if not poses:
+        raise InvalidInputError(f"no person found in {what}")
+    if index is None:
+        return poses[most_prominent(list(poses))]
+    if not 0 <= index < len(poses):
+        raise InvalidInputError(
+            f"no person {index} in {what}: {len(poses)} found (numbered from 0 to {len(poses) - 1})")
+    return poses[index]
+
+
+def compare_images(est, img_a: np.ndarray, img_b: np.ndarray, person_a: int | None = None,
+                   person_b: int | None = None, *, name_a: str = "image A", name_b: str = "image B",
+                   **kw) -> Similarity:
+    """Estimate poses in two BGR images with ``est`` (a PoseEstimator) and compare one person of each.
+
+    ``person_a`` / ``person_b`` pick a person by index (0-based, in the estimator's order); by default the most
+    prominent. Keyword arguments go to :func:`compare` (``rotation``, ``mirror``). The compared poses are in
+    the result's ``pose_a`` / ``pose_b``.
+
+    Raises:
+        InvalidInputError: no person (or no such person) in an image.
+    """
+    pose_a = select_person(est.estimate(img_a), person_a, what=name_a)
+    pose_b = select_person(est.estimate(img_b), person_b, what=name_b)
+    return compare(pose_a, pose_b, **kw)
+
+
+__all__ = [
+    "AngleDiff", "JointDiff", "MIN_COMMON", "Similarity", "TOLERANCES", "compare", "compare_images",
+    "mirror_permutation", "mirrored", "pretty_name", "select_person",
+]
