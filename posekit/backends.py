@@ -7,6 +7,7 @@
 | cuda-fp16   | OpenCV DNN    | NVIDIA GPU, FP16 (needs OpenCV built with CUDA)   |
 | ort         | ONNX Runtime  | CPU (optional package ``onnxruntime``)   |
 | ort-cuda    | ONNX Runtime  | NVIDIA GPU (optional package ``onnxruntime-gpu``) |
+| openvino    | OpenVINO      | CPU (optional package ``openvino``; the fastest on x86 CPUs) |
 
 A backend that cannot run here (no CUDA in the OpenCV build, ONNX Runtime not installed, a Caffe model on
 ONNX Runtime) falls back to OpenCV on the CPU: a warning is issued once per reason, and the runner reports
@@ -32,7 +33,7 @@ log = logging.getLogger("posekit")
 class Backend:
     name: str
     label: str
-    engine: str  # "opencv" | "ort"
+    engine: str  # "opencv" | "ort" | "openvino"
     cv_backend: int = cv2.dnn.DNN_BACKEND_OPENCV
     cv_target: int = cv2.dnn.DNN_TARGET_CPU
     providers: tuple[str, ...] = ()
@@ -47,6 +48,7 @@ BACKENDS: dict[str, Backend] = {b.name: b for b in (
     Backend("ort", "CPU (ONNX Runtime)", "ort", providers=("CPUExecutionProvider",)),
     Backend("ort-cuda", "CUDA (ONNX Runtime)", "ort", providers=("CUDAExecutionProvider", "CPUExecutionProvider"),
             gpu=True),
+    Backend("openvino", "CPU (OpenVINO)", "openvino"),
 )}
 
 _warned: set[str] = set()
@@ -76,6 +78,14 @@ def ort_providers() -> list[str]:
     return list(ort.get_available_providers())
 
 
+def openvino_available() -> bool:
+    try:
+        import openvino  # noqa: F401, PLC0415
+    except ImportError:
+        return False
+    return True
+
+
 def availability(name: str) -> str | None:
     """None when the backend can run here, else the reason it cannot (and what to do)."""
     b = get_backend(name)
@@ -88,6 +98,8 @@ def availability(name: str) -> str | None:
             return "ONNX Runtime is not installed (pip install onnxruntime, or onnxruntime-gpu for CUDA)"
         if b.providers[0] not in have:
             return f"ONNX Runtime here has no {b.providers[0]} (pip install onnxruntime-gpu and a CUDA driver)"
+    if b.engine == "openvino" and not openvino_available():
+        return "OpenVINO is not installed (pip install openvino)"
     return None
 
 
@@ -137,6 +149,25 @@ class OrtRunner:
         return self.session.run(None, {self.input_name: blob})[0][0]
 
 
+class OpenVINORunner:
+    """Runs the ONNX graph with OpenVINO on the CPU, in float32 (OpenVINO would pick bf16 on CPUs with AMX,
+    which is faster but drifts past the reference tolerance)."""
+
+    engine = "openvino"
+
+    def __init__(self, path: Path, threads: int | None = None):
+        import openvino as ov  # noqa: PLC0415
+
+        core = ov.Core()
+        config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32",
+                  "INFERENCE_NUM_THREADS": threads or max(1, cv2.getNumThreads())}
+        self.compiled = core.compile_model(str(path), "CPU", config)
+        self.request = self.compiled.create_infer_request()
+
+    def __call__(self, blob: np.ndarray) -> np.ndarray:
+        return np.array(self.request.infer({0: blob})[0][0], copy=True)
+
+
 def load_net(spec, weights: Path | None, config: Path | None) -> cv2.dnn.Net:
     """Build the OpenCV net of a model; Caffe models may be built from the prototxt alone (untrained)."""
     try:
@@ -160,13 +191,15 @@ def create_runner(spec, backend: str, *, weights: Path | None, config: Path | No
     """(runner, backend name really used, message or None) for ``spec`` on the requested backend."""
     requested = get_backend(backend)
     reason = availability(requested.name)
-    if reason is None and requested.engine == "ort" and (net is not None or spec.format != "tflite"):
-        reason = "ONNX Runtime runs the converted MobileNetV2 models only"
+    if reason is None and requested.engine != "opencv" and (net is not None or spec.format != "tflite"):
+        reason = f"{requested.label} runs the converted MobileNetV2 models only"
     chosen, message = requested, None
     if reason is not None:
         chosen, message = BACKENDS["cpu"], _fallback(requested.name, reason)
     if chosen.engine == "ort":
         return OrtRunner(weights, chosen), chosen.name, message
+    if chosen.engine == "openvino":
+        return OpenVINORunner(weights), chosen.name, message
     if net is None:
         net = load_net(spec, weights, config)
     return OpenCVRunner(net, chosen), chosen.name, message

@@ -20,7 +20,7 @@ The estimator maps these to image pixels.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -295,11 +295,13 @@ def tree_limbs(layout: Layout) -> np.ndarray:
 
 
 @dataclass
-class _Person:
-    parts: np.ndarray  # (K,) global candidate ids, -1 when missing
-    score: float = 0.0  # OpenPose's total: peak scores + connection scores
-    count: int = 0
-    alive: bool = True
+class Subset:
+    """A person being assembled (OpenPose calls these rows "subsets")."""
+
+    parts: np.ndarray  #: (K,) global candidate ids, -1 where the keypoint is missing
+    score: float = 0.0  #: OpenPose's total: peak scores + connection scores
+    count: int = 0  #: keypoints found
+    alive: bool = True  #: False once merged into another subset
 
 
 def assemble(
@@ -307,7 +309,7 @@ def assemble(
     conn_scores: list[np.ndarray],
     peak_scores: np.ndarray,
     layout: Layout,
-) -> list[_Person]:
+) -> list[Subset]:
     """OpenPose's subset logic: merge per-limb connections into people.
 
     Args:
@@ -320,7 +322,7 @@ def assemble(
     """
     k = layout.num_keypoints
     owner = np.full(len(peak_scores), -1, np.intp)
-    people: list[_Person] = []
+    people: list[Subset] = []
     tree = tree_limbs(layout)
     for li, (ka, kb) in enumerate(layout.limbs):
         for (pa, pb), cs in zip(connections[li].tolist(), conn_scores[li].tolist()):
@@ -350,7 +352,7 @@ def assemble(
                 parts = np.full(k, -1, np.intp)
                 parts[ka], parts[kb] = pa, pb
                 owner[pa] = owner[pb] = len(people)
-                people.append(_Person(parts, float(peak_scores[pa] + peak_scores[pb]) + cs, 2))
+                people.append(Subset(parts, float(peak_scores[pa] + peak_scores[pb]) + cs, 2))
     return [p for p in people if p.alive]
 
 
@@ -364,7 +366,6 @@ class DecodeTimings:
     peaks: float = 0.0
     pairs: float = 0.0
     assembly: float = 0.0
-    extra: dict = field(default_factory=dict)
 
     @property
     def total(self) -> float:

@@ -21,9 +21,10 @@ The score does not change when either person is moved, or drawn larger or smalle
    comparisons is returned, with ``mirrored`` saying which.
 6. **Keypoint agreement.** For each joint ``i`` in ``C``, ``d_i`` = distance between the normalised points and
    ``agreement_i = exp(-d_i^2 / (2 k_i^2))``, an OKS-style score whose tolerances ``k_i`` (torso lengths,
-   :data:`TOLERANCES`) are COCO's keypoint sigmas widened to tolerate different body proportions: head
-   0.20, neck 0.25, shoulders 0.30, elbows 0.35, wrists, hips and knees 0.40, ankles and feet 0.45.
-   ``keypoint_score`` = the mean of ``agreement_i`` over ``C``.
+   :data:`TOLERANCES`) follow COCO's keypoint sigmas, widened to tolerate different body proportions and the
+   network's stride: face and neck 0.25, shoulders 0.30, elbows 0.35, wrists, hips and knees 0.40, ankles and
+   feet 0.45. ``keypoint_score`` = the weighted mean of ``agreement_i`` over ``C``, the face points (nose,
+   eyes, ears) weighing 0.5 and the others 1 (:data:`WEIGHTS`).
 7. **Angle agreement.** The angle at a joint between its two limbs, for the elbows (shoulder-elbow-wrist),
    knees (hip-knee-ankle), shoulders (hip-shoulder-elbow: 0 deg arm down, 180 deg arm raised) and hips
    (shoulder-hip-knee), for each one whose three keypoints are in ``C`` and whose limbs are not degenerate
@@ -65,13 +66,17 @@ MIN_LIMB = 0.02
 
 # Per-joint tolerance k_i in torso lengths, by the keypoint's name with any R/L prefix removed.
 TOLERANCES: dict[str, float] = {
-    "nose": 0.20, "eye": 0.20, "ear": 0.20, "head": 0.20,
+    "nose": 0.25, "eye": 0.25, "ear": 0.25, "head": 0.25,
     "neck": 0.25, "chest": 0.30,
     "shoulder": 0.30, "elbow": 0.35, "wrist": 0.40,
     "hip": 0.40, "midhip": 0.40, "knee": 0.40,
     "ankle": 0.45, "bigtoe": 0.45, "smalltoe": 0.45, "heel": 0.45,
 }
 DEFAULT_TOLERANCE = 0.35
+
+# Weight of a keypoint in the keypoint score: the face points count half (five of them would otherwise outweigh
+# the arms in a body-pose score, and at the network's stride they are the least repeatable).
+WEIGHTS: dict[str, float] = {"nose": 0.5, "eye": 0.5, "ear": 0.5}
 
 # Joint angles: (name, side, (end, vertex, end)) with keypoint base names.
 _ANGLES: tuple[tuple[str, str, tuple[str, str, str]], ...] = tuple(
@@ -218,11 +223,32 @@ def _tolerances(layout: Layout) -> np.ndarray:
     return np.array([TOLERANCES.get(_base(n), DEFAULT_TOLERANCE) for n in layout.keypoints], dtype=np.float64)
 
 
+@lru_cache(maxsize=None)
+def _pretty_names(layout: Layout) -> tuple[str, ...]:
+    return tuple(pretty_name(n) for n in layout.keypoints)
+
+
+@lru_cache(maxsize=None)
+def _weights(layout: Layout) -> np.ndarray:
+    return np.array([WEIGHTS.get(_base(n), 1.0) for n in layout.keypoints], dtype=np.float64)
+
+
 def _find(layout: Layout, name: str) -> int | None:
     try:
         return layout.index(name)
     except KeyError:
         return None
+
+
+@lru_cache(maxsize=None)
+def _angle_joints(layout: Layout) -> tuple[tuple[str, tuple[int, int, int]], ...]:
+    """The joint angles a layout can measure: (name, (end, vertex, end) keypoint indices)."""
+    out = []
+    for name, side, triple in _ANGLES:
+        ids = [_find(layout, side + part) for part in triple]
+        if all(i is not None for i in ids):
+            out.append((name, tuple(ids)))
+    return tuple(out)
 
 
 def mirrored(pose: Pose) -> Pose:
@@ -319,14 +345,14 @@ def _compare_once(a: Pose, b: Pose, rotation: bool) -> Similarity:
     tol = _tolerances(layout)
     dist = np.linalg.norm(na - nb, axis=1)
     agree = np.exp(-(dist**2) / (2 * tol**2))
-    joints = [JointDiff(pretty_name(layout.keypoints[i]), int(i), float(dist[i]), float(agree[i]))
-              for i in np.flatnonzero(common)]
-    keypoint_score = float(np.mean([j.agreement for j in joints]))
+    names = _pretty_names(layout)
+    joints = [JointDiff(names[i], int(i), float(dist[i]), float(agree[i])) for i in np.flatnonzero(common)]
+    w = _weights(layout)[common]
+    keypoint_score = float(np.sum(w * agree[common]) / np.sum(w))
 
     angles = []
-    for name, side, triple in _ANGLES:
-        ids = [_find(layout, side + part) for part in triple]
-        if any(i is None or not common[i] for i in ids):
+    for name, ids in _angle_joints(layout):
+        if not all(common[i] for i in ids):
             continue
         ang_a, ang_b = _angle(na, *ids), _angle(nb, *ids)
         if ang_a is None or ang_b is None:

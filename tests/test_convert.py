@@ -36,14 +36,18 @@ def test_opencv_reproduces_tflite_reference(nets, tag, image):
     assert expected[:18].max() > 0.5 and expected[19:].min() < -0.2
 
 
-def test_onnxruntime_agrees_with_reference():
-    ort = pytest.importorskip("onnxruntime")
-    ref = np.load(REFERENCE / "dm05_p3.npz")
-    x = ref["input_bgr_uint8_nhwc"].astype(np.float32).transpose(0, 3, 1, 2)
-    sess = ort.InferenceSession(str(resolve("mobilenet_v2_0.5")), providers=["CPUExecutionProvider"])
-    out = sess.run(None, {"image": x})[0][0]
-    expected = ref["output_nhwc"].reshape(46, 54, 57).transpose(2, 0, 1)
-    assert np.abs(out - expected).max() <= 0.06
+@pytest.mark.parametrize("backend,package", [("ort", "onnxruntime"), ("openvino", "openvino")])
+@pytest.mark.parametrize("tag", ["dm05", "dm14"])
+def test_optional_backends_reproduce_reference(backend, package, tag):
+    pytest.importorskip(package)
+    from posekit import PoseEstimator
+
+    est = PoseEstimator(MODEL_OF[tag], backend=backend)
+    assert est.backend == backend
+    ref = np.load(REFERENCE / f"{tag}_apink2.npz")
+    x = np.ascontiguousarray(ref["input_bgr_uint8_nhwc"].astype(np.float32).transpose(0, 3, 1, 2))
+    diff = np.abs(est.forward(x) - ref["output_nhwc"].reshape(46, 54, 57).transpose(2, 0, 1))
+    assert diff.max() <= 0.06 and diff.mean() <= 0.003, (diff.max(), diff.mean())
 
 
 def test_graph_is_float_nchw_and_custom_sizes_work(tmp_path):

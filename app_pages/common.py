@@ -1,0 +1,201 @@
+"""UI helpers shared by the pages: the sidebar settings, the cached estimator, uploads, drawing, downloads.
+
+Nothing here computes anything of its own: it wires Streamlit widgets to posekit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import streamlit as st
+
+from posekit import MODELS, ModelError, PoseEstimator, PosekitError
+from posekit.backends import BACKENDS, availability
+from posekit.draw import draw_poses
+from posekit.errors import InvalidInputError
+from posekit.imageio import IMAGE_TYPES, encode_image, load_image
+from posekit.pose import Pose
+
+#: The models on the fast <-> accurate slider, fastest first.
+SLIDER_MODELS = [name for name, spec in MODELS.items() if spec.format == "tflite"]
+DEFAULT_MODEL = "mobilenet_v2_1.0" if "mobilenet_v2_1.0" in SLIDER_MODELS else SLIDER_MODELS[-1]
+#: Backends offered in the sidebar, in this order (those the registry knows).
+BACKEND_CHOICES = [b for b in ("cpu", "cuda", "cuda-fp16", "ort", "ort-cuda") if b in BACKENDS]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the sidebar chose."""
+
+    model: str
+    backend: str
+    threshold: float
+    labels: bool
+    line_width: int  # 0: automatic (scaled to the image)
+
+    def draw(self, image: np.ndarray, poses: Sequence[Pose], **kw: Any) -> np.ndarray:
+        """Draw ``poses`` over ``image`` with the display options."""
+        return draw_poses(image, poses, labels=self.labels, line_width=self.line_width or None, **kw)
+
+    @property
+    def renderer(self) -> Callable[[np.ndarray, Sequence[Pose]], np.ndarray]:
+        """``renderer(img, poses) -> img`` with these display options (for video and live processing)."""
+        labels, lw = self.labels, self.line_width or None
+
+        def render(img: np.ndarray, poses: Sequence[Pose]) -> np.ndarray:
+            return draw_poses(img, poses, labels=labels, line_width=lw, copy=False)
+
+        return render
+
+
+def _model_label(name: str) -> str:
+    spec = MODELS[name]
+    width = name.rsplit("_", 1)[-1]
+    return f"×{width} ({spec.speed})" if spec.speed else name
+
+
+def sidebar() -> Settings:
+    """Render the shared sidebar (model, backend, threshold, display options) and return the choices."""
+    sb = st.sidebar
+    sb.header("Settings")
+    model = sb.select_slider(
+        "Model: fast ↔ accurate",
+        options=SLIDER_MODELS,
+        value=DEFAULT_MODEL,
+        format_func=_model_label,
+        key="sb_model",
+        help="MobileNetV2-OpenPose at four widths. Wider is more accurate and slower.",
+    )
+    backend = sb.selectbox(
+        "Backend",
+        BACKEND_CHOICES,
+        format_func=lambda b: BACKENDS[b].label,
+        key="sb_backend",
+        help="Where the network runs. A GPU backend that is not available here falls back to the CPU.",
+    )
+    threshold = sb.slider(
+        "Keypoint threshold", 0.01, 0.9, 0.1, 0.01, key="sb_threshold",
+        help="Minimum heatmap peak for a keypoint: lower finds more (and more false) keypoints.",
+    )
+    with sb.expander("Display", expanded=False):
+        labels = st.checkbox("Keypoint labels", False, key="sb_labels")
+        line_width = st.slider("Line width (0 = automatic)", 0, 20, 0, key="sb_line_width")
+    settings = Settings(model, backend, float(threshold), bool(labels), int(line_width))
+    _backend_status(sb, settings)
+    return settings
+
+
+def _backend_status(container, settings: Settings) -> None:
+    """Say what really runs: load the estimator (cached) and report its active backend."""
+    try:
+        est = estimator(settings)
+    except PosekitError:
+        container.caption("Model not loaded.")
+        return
+    active = BACKENDS[est.backend].label if est.backend in BACKENDS else est.backend
+    if est.backend != settings.backend and est.backend_message:
+        container.warning(f"Running on **{active}**: {est.backend_message}", icon=":material/warning:")
+    else:
+        container.caption(f"Running **{est.name}** on **{active}**.")
+
+
+@st.cache_resource(show_spinner="Loading the model (the first time, it is converted to ONNX)…", max_entries=8)
+def load_estimator(model: str, backend: str) -> PoseEstimator:
+    """One shared estimator per (model, backend) for every session (it is thread-safe)."""
+    return PoseEstimator(model=model, backend=backend)
+
+
+def estimator(settings: Settings | None = None) -> PoseEstimator:
+    """The cached estimator for the sidebar's model and backend."""
+    settings = settings or current()
+    return load_estimator(settings.model, settings.backend)
+
+
+def estimator_or_stop(settings: Settings) -> PoseEstimator:
+    """The estimator, or an error box and the end of the page when the model cannot be loaded."""
+    try:
+        return estimator(settings)
+    except ModelError as exc:
+        st.error(f"The model could not be loaded: {exc}")
+        st.stop()
+        raise  # unreachable: st.stop() ends the run
+
+
+def current() -> Settings:
+    """The settings the sidebar put in the session on this run."""
+    return st.session_state["_settings"]
+
+
+def estimate(est: PoseEstimator, image: np.ndarray, settings: Settings) -> list[Pose]:
+    """Poses in ``image`` with the sidebar's threshold (the estimator is shared; the threshold is per call)."""
+    return est.estimate(image, threshold=settings.threshold)
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def memo(slot: str, key: Any, compute: Callable[[], Any]) -> Any:
+    """Per-session memo: recompute ``slot`` only when ``key`` changed (results never leak across sessions)."""
+    store = st.session_state.setdefault("_memo", {})
+    hit = store.get(slot)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    value = compute()
+    store[slot] = (key, value)
+    return value
+
+
+def upload_image(label: str, key: str, help: str | None = None) -> tuple[np.ndarray, str, str] | None:
+    """An image upload widget; returns (BGR image, file name, content digest), or None (nothing uploaded, or an
+    error shown)."""
+    f = st.file_uploader(label, type=list(IMAGE_TYPES), key=key, help=help)
+    if f is None:
+        return None
+    data = f.getvalue()
+    key_data = digest(data)
+    try:
+        img = memo(f"decoded:{key}", key_data, lambda: load_image(f))
+    except InvalidInputError as exc:
+        st.error(str(exc), icon=":material/error:")
+        return None
+    return img, f.name, key_data
+
+
+def poses_for(slot: str, image: np.ndarray, image_key: str, settings: Settings) -> list[Pose]:
+    """Poses of an uploaded image, computed once per (image, model, backend, threshold) in this session."""
+    est = estimator_or_stop(settings)
+    key = (image_key, settings.model, est.backend, settings.threshold)
+    return memo(f"poses:{slot}", key, lambda: estimate(est, image, settings))
+
+
+def png_bytes(bgr: np.ndarray) -> bytes:
+    return encode_image(bgr, ".png")
+
+
+def people_text(n: int) -> str:
+    return "No person found" if n == 0 else f"{n} {'person' if n == 1 else 'people'} found"
+
+
+def stem(filename: str) -> str:
+    return filename.rsplit(".", 1)[0] if "." in filename else filename
+
+
+class ThresholdedEstimator:
+    """The shared estimator seen through the sidebar's threshold, for code that calls ``estimate(bgr)``."""
+
+    def __init__(self, est: PoseEstimator, threshold: float) -> None:
+        self._est, self._threshold = est, threshold
+        self.layout = est.layout
+
+    def estimate(self, bgr: np.ndarray) -> list[Pose]:
+        return self._est.estimate(bgr, threshold=self._threshold)
+
+
+def duration_text(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    m, s = divmod(seconds, 60)
+    return f"{m} min {s:02d} s" if m else f"{s} s"

@@ -1,0 +1,136 @@
+"""Video: upload a clip, get it back as an H.264 MP4 with skeletons, and the keypoints of every frame."""
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import streamlit as st
+
+from app_pages import common
+from posekit.errors import InvalidInputError
+from posekit.video import VIDEO_TYPES, probe, process_video
+
+#: The most seconds of video one run processes (longer uploads are cut, and the page says so).
+MAX_SECONDS = 120
+#: Output heights offered (only those below the source's are shown).
+HEIGHTS = [1080, 720, 480, 360]
+
+settings = common.current()
+
+st.title("Pose estimation on a video", anchor=False)
+st.caption(f"Upload a clip (up to {MAX_SECONDS} seconds are processed). You get an H.264 MP4 that plays "
+           "everywhere, with the skeletons drawn, and the keypoints of every frame.")
+
+f = st.file_uploader("Video", type=list(VIDEO_TYPES), key="video_upload",
+                     help="MP4, MOV, AVI, MKV or WebM, up to 200 MB.")
+if f is None:
+    st.info("Upload a video to start.", icon=":material/upload:")
+    st.stop()
+
+
+def _save_upload(tmpdir: str) -> Path:
+    path = Path(tmpdir) / ("input" + Path(f.name).suffix.lower())
+    with open(path, "wb") as out:
+        f.seek(0)
+        shutil.copyfileobj(f, out, 1 << 20)
+    return path
+
+
+def _probe():
+    with tempfile.TemporaryDirectory(prefix="posekit-probe-") as tmp:
+        return probe(_save_upload(tmp))
+
+
+try:
+    info = common.memo("video_info", f.file_id, _probe)
+except InvalidInputError as exc:
+    st.error(str(exc), icon=":material/error:")
+    st.stop()
+
+w, h = info.display_size
+st.write(f"**{f.name}**: {w}×{h}, {info.fps:.3g} fps, about {info.frames} frames, "
+         f"{common.duration_text(info.duration_s)}" + (", with sound" if info.has_audio else ""))
+
+with st.form("video_options", border=True):
+    c1, c2, c3, c4 = st.columns(4)
+    longest = min(MAX_SECONDS, max(1, int(info.duration_s + 0.999)))
+    max_seconds = c1.number_input("Process at most (seconds)", 1, MAX_SECONDS, longest, key="video_seconds",
+                                  help=f"At most {MAX_SECONDS} s per run.")
+    every = c2.number_input("Estimate every k-th frame", 1, 30, 1, key="video_every",
+                            help="1 = every frame. Higher is faster; frames between reuse the last skeletons.")
+    heights = ["original"] + [x for x in HEIGHTS if x < h]
+    height = c3.selectbox("Output resolution", heights, key="video_height",
+                          format_func=lambda x: f"original ({w}×{h})" if x == "original" else f"{x}p")
+    kp_format = c4.selectbox("Keypoints as", ["jsonl", "csv"], key="video_kp_format",
+                             format_func={"jsonl": "JSON lines", "csv": "CSV"}.get)
+    submitted = st.form_submit_button("Process video", type="primary", icon=":material/play_arrow:")
+
+if info.duration_s > max_seconds + 0.5:
+    st.warning(f"This video is {common.duration_text(info.duration_s)} long: only the first "
+               f"{common.duration_text(max_seconds)} will be processed.", icon=":material/content_cut:")
+
+options = (f.file_id, int(max_seconds), int(every), height, kp_format, settings.model, settings.backend,
+           settings.threshold, settings.labels, settings.line_width)
+
+if submitted:
+    st.session_state.pop("video_result", None)
+    est = common.estimator_or_stop(settings)
+    bar = st.progress(0.0, text="Starting…")
+    started = time.perf_counter()
+
+    def on_progress(done: int, total: int, eta: float) -> None:
+        rate = done / max(time.perf_counter() - started, 1e-6)
+        bar.progress(min(done / max(total, 1), 1.0),
+                     text=f"Frame {done} / {total} · {rate:.1f} frames/s · about {common.duration_text(eta)} left")
+
+    with tempfile.TemporaryDirectory(prefix="posekit-video-") as tmp:  # removed when done, even on errors
+        src = _save_upload(tmp)
+        dst = Path(tmp) / "output.mp4"
+        kp_path = Path(tmp) / f"keypoints.{kp_format}"
+        try:
+            result = process_video(
+                src, dst, common.ThresholdedEstimator(est, settings.threshold), draw=settings.renderer,
+                every=int(every), max_seconds=float(max_seconds),
+                output_height=None if height == "original" else int(height),
+                keypoints_path=kp_path, keypoints_format=kp_format, progress=on_progress)
+        except InvalidInputError as exc:
+            bar.empty()
+            st.error(str(exc), icon=":material/error:")
+            st.stop()
+        st.session_state["video_result"] = {
+            "options": options,
+            "name": common.stem(f.name),
+            "video": dst.read_bytes(),
+            "keypoints": kp_path.read_bytes(),
+            "kp_format": kp_format,
+            "frames": result.frames,
+            "estimated": result.estimated,
+            "size": (result.width, result.height),
+            "elapsed": result.elapsed_s,
+            "fps": result.fps_processed,
+            "message": result.message,
+        }
+    bar.empty()
+
+res = st.session_state.get("video_result")
+if res is None or res["options"][0] != f.file_id:
+    st.stop()
+if res["options"] != options:
+    st.info("The options changed since this result was made: press **Process video** to redo it.", icon=":material/refresh:")
+
+if res["message"]:
+    st.warning(res["message"], icon=":material/content_cut:")
+m1, m2, m3 = st.columns(3)
+m1.metric("Frames", res["frames"], help=f"the network ran on {res['estimated']} of them")
+m2.metric("Processing speed", f"{res['fps']:.1f} frames/s")
+m3.metric("Took", common.duration_text(res["elapsed"]))
+st.video(res["video"], format="video/mp4")
+d1, d2, _ = st.columns([1, 1, 2])
+d1.download_button("Download video (MP4)", res["video"], file_name=f"{res['name']}_pose.mp4",
+                   mime="video/mp4", icon=":material/download:", key="dl_video", on_click="ignore")
+label = "JSON lines" if res["kp_format"] == "jsonl" else "CSV"
+d2.download_button(f"Download keypoints ({label})", res["keypoints"],
+                   file_name=f"{res['name']}_keypoints.{res['kp_format']}",
+                   mime="application/x-ndjson" if res["kp_format"] == "jsonl" else "text/csv",
+                   icon=":material/download:", key="dl_video_kp", on_click="ignore")

@@ -1,0 +1,85 @@
+"""estimate() against the bare network, stage by stage, on real images and a 10+ person image.
+
+Run: .venv/bin/python bench/bench_estimate.py [--model mobilenet_v2_1.4] [--backend cpu] [--repeat 15]
+
+Prints, side by side in one run: the bare forward (the runner alone, on a ready blob), estimate(), and each
+stage of estimate() (preprocess, forward, peaks, grouping), as medians in ms, and the ratio
+estimate / bare forward (target <= 1.10). Measurements are interleaved image by image so a noisy machine
+affects every column alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from posekit import PoseEstimator  # noqa: E402
+from posekit.grouping import DecodeTimings, decode  # noqa: E402
+
+SHARED = Path(os.environ.get("POSEKIT_SHARED", ROOT.parent / "shared"))
+IMAGES = SHARED / "media" / "images"
+
+
+def crowd() -> np.ndarray:
+    """A real 12-person image: p3 (3), apink2 (6), p2 (2) and golf (1) tiled 2 x 2."""
+    tiles = [cv2.imread(str(IMAGES / n)) for n in ("p3.jpg", "apink2.jpg", "p2.jpg", "golf.jpg")]
+    tiles = [cv2.resize(t, (600, round(t.shape[0] * 600 / t.shape[1]))) for t in tiles]
+    h = max(t.shape[0] for t in tiles)
+    tiles = [cv2.copyMakeBorder(t, 0, h - t.shape[0], 0, 0, cv2.BORDER_CONSTANT) for t in tiles]
+    return np.vstack([np.hstack(tiles[:2]), np.hstack(tiles[2:])])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default="mobilenet_v2_1.4")
+    ap.add_argument("--backend", default="cpu")
+    ap.add_argument("--repeat", type=int, default=15)
+    args = ap.parse_args()
+    est = PoseEstimator(args.model, backend=args.backend)
+    images = {"p3": cv2.imread(str(IMAGES / "p3.jpg")), "apink2": cv2.imread(str(IMAGES / "apink2.jpg")),
+              "crowd_12": crowd()}
+    print(f"model {est.name}, backend {est.backend}, OpenCV {cv2.__version__}, {cv2.getNumThreads()} threads")
+    head = (f"{'image':10s} {'people':>6s} {'bare fwd':>9s} {'estimate':>9s} {'ratio':>6s} | "
+            f"{'prep':>6s} {'forward':>8s} {'peaks':>6s} {'group':>6s}  (median ms)")
+    print(head)
+    print("-" * len(head))
+    for name, img in images.items():
+        blob, _ = est.preprocess(img)
+        for _ in range(3):  # warm-up
+            est.forward(blob)
+            est.estimate(img)
+        bare, total, stages = [], [], {"preprocess": [], "forward": [], "peaks": [], "group": []}
+        for _ in range(args.repeat):
+            t0 = time.perf_counter()
+            est.forward(blob)
+            bare.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            poses = est.estimate(img)
+            total.append(time.perf_counter() - t0)
+            inf = est.infer(img)
+            dt = DecodeTimings()
+            decode(inf.output, est.layout, timings=dt)
+            stages["preprocess"].append(inf.timings["preprocess"] / 1e3)
+            stages["forward"].append(inf.timings["forward"] / 1e3)
+            stages["peaks"].append(dt.peaks)
+            stages["group"].append(dt.pairs + dt.assembly)
+        med = {k: statistics.median(v) * 1e3 for k, v in stages.items()}
+        b, e = statistics.median(bare) * 1e3, statistics.median(total) * 1e3
+        print(f"{name:10s} {len(poses):6d} {b:9.1f} {e:9.1f} {e / b:6.2f} | {med['preprocess']:6.2f} "
+              f"{med['forward']:8.1f} {med['peaks']:6.2f} {med['group']:6.2f}")
+    print("targets: estimate / bare forward <= 1.10; grouping <= 3 ms for 10 people "
+          "(also bench/bench_grouping.py for synthetic maps)")
+
+
+if __name__ == "__main__":
+    main()

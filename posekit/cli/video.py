@@ -1,0 +1,74 @@
+"""``video``: a video with the skeletons drawn (H.264 MP4), optionally keypoints per frame."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import add_model_options, make_estimator
+
+
+def register(sub) -> None:
+    from ..video import MAX_FRAMES
+
+    p = sub.add_parser("video", help="draw skeletons on a video (H.264 MP4 that plays in browsers)")
+    p.add_argument("input", type=Path, metavar="INPUT", help="video file (anything FFmpeg reads)")
+    p.add_argument("--output", "-o", type=Path, required=True, help="the MP4 to write")
+    p.add_argument("--json-dir", type=Path,
+                   help="directory for OpenPose-style <stem>_<frame:012d>_keypoints.json, one per frame")
+    p.add_argument("--keypoints", type=Path, help="all frames' poses in one file: .jsonl (JSON lines) or .csv")
+    add_model_options(p)
+    p.add_argument("--every", type=int, default=1, metavar="K",
+                   help="run the network on every K-th frame; the others reuse its poses (default: 1)")
+    p.add_argument("--max-seconds", type=float, metavar="S", help="process only the first S seconds")
+    p.add_argument("--max-frames", type=int, default=MAX_FRAMES, metavar="N",
+                   help="process at most N frames (default: %(default)s)")
+    p.add_argument("--height", type=int, metavar="H", help="scale the output to this height (aspect kept)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=run)
+
+
+def _progress_printer():
+    def report(done: int, total: int, eta: float) -> None:
+        print(f"\r{done}/{total} frames, {eta:.0f} s left ", end="", file=sys.stderr, flush=True)
+    return report
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import InvalidInputError
+    from ..export import write_openpose_json
+    from ..video import probe, process_video
+
+    probe(args.input)  # fail fast on a bad input, before loading the network
+    if args.output.suffix.lower() not in (".mp4", ".m4v"):
+        raise InvalidInputError(f"{args.output}: the output is an MP4 video; name it .mp4")
+    fmt = "csv" if args.keypoints is not None and args.keypoints.suffix.lower() == ".csv" else "jsonl"
+    est = make_estimator(args)
+    written: list[Path] = []
+    on_frame = None
+    if args.json_dir is not None:
+        args.json_dir.mkdir(parents=True, exist_ok=True)
+        stem = args.input.stem
+
+        def on_frame(index, time_s, poses):
+            written.append(write_openpose_json(args.json_dir / f"{stem}_{index:012d}_keypoints.json", poses))
+
+    show = not args.quiet and sys.stderr.isatty()
+    try:
+        result = process_video(args.input, args.output, est, every=args.every, max_seconds=args.max_seconds,
+                               max_frames=args.max_frames, output_height=args.height,
+                               keypoints_path=args.keypoints, keypoints_format=fmt,
+                               progress=_progress_printer() if show else None, on_frame=on_frame)
+    except BaseException:
+        for path in written:  # no half set of per-frame files
+            path.unlink(missing_ok=True)
+        raise
+    finally:
+        if show:
+            print(file=sys.stderr)
+    if result.truncated:
+        print(f"warning: {result.message}", file=sys.stderr)
+    print(f"{result.path}: {result.frames} frames, {result.width}x{result.height} at {result.fps:g} fps"
+          f"{' with audio' if result.has_audio else ''} ({result.fps_processed:.1f} frames/s processed)")
+    return 0

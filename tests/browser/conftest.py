@@ -1,0 +1,176 @@
+"""Browser fixtures: the app served by `streamlit run` in a subprocess, driven by headless Chromium.
+
+Run with ``pytest -m browser tests/browser``. Needs Debian's chromium at /usr/bin/chromium (Playwright never
+downloads a browser here). Screenshots of every page land in $POSEKIT_SCREENSHOTS (default /tmp/posekit-screens).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("POSEKIT_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+]
+SCREENSHOTS = Path(os.environ.get("POSEKIT_SCREENSHOTS", "/tmp/posekit-screens"))
+#: Generous limits: the CI machine has two cores and the first request converts a model.
+LOAD_TIMEOUT_MS = 120_000
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+            return r.status == 200 and r.read().strip() == b"ok"
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def app_url(model_dir, tmp_path_factory):
+    """Start `streamlit run app.py` on a free port (POSEKIT_MODEL_DIR inherited), yield its URL, stop it."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
+    env = dict(os.environ, POSEKIT_MODEL_DIR=str(model_dir), PYTHONUNBUFFERED="1")
+    env.pop("POSEKIT_ICE_SERVERS", None)  # localhost needs none
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+           "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
+           "--browser.gatherUsageStats", "false"]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # its own process group: teardown stops all of it
+    try:
+        deadline = time.monotonic() + 60
+        while not _healthy(url):
+            if proc.poll() is not None:
+                pytest.fail(f"streamlit exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not become healthy in 60 s:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        _stop(proc)
+        errors = [line for line in log_path.read_text(errors="replace").splitlines() if "Traceback" in line]
+        if errors:  # pragma: no cover - shown to help whoever reads a failure
+            print(f"streamlit log ({log_path}) has {len(errors)} traceback(s)")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no chromium at {CHROMIUM}")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def new_page(browser, app_url):
+    """``new_page(path)``: a page in a fresh browser context (a new Streamlit session) at ``app_url + path``."""
+    contexts = []
+
+    def open_page(path: str = "/"):
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1600}, accept_downloads=True)
+        ctx.set_default_timeout(LOAD_TIMEOUT_MS)
+        contexts.append(ctx)
+        page = ctx.new_page()
+        page.goto(app_url + path)
+        page.get_by_test_id("stSidebar").get_by_text("Settings").wait_for()
+        return page
+
+    yield open_page
+    for ctx in contexts:
+        ctx.close()
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def screenshot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def use_fast_model(page) -> None:
+    """Move the sidebar's model slider to the fastest model (as a user would, with the keyboard)."""
+    slider = page.get_by_test_id("stSidebar").get_by_role("slider").first
+    slider.focus()
+    slider.press("Home")
+    page.get_by_test_id("stSidebar").get_by_text("Running mobilenet_v2_0.5").wait_for()
+
+
+def upload(page, path: Path, index: int = 0) -> None:
+    page.get_by_test_id("stFileUploaderDropzoneInput").nth(index).set_input_files(str(path))
+
+
+def metric(page, label: str, timeout: float = LOAD_TIMEOUT_MS) -> str:
+    """The displayed value of the st.metric whose label is ``label``."""
+    box = page.get_by_test_id("stMetric").filter(
+        has=page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True))
+    value = box.get_by_test_id("stMetricValue").first
+    value.wait_for(timeout=timeout)
+    return value.inner_text().strip()
+
+
+def wait_idle(page, timeout: float = LOAD_TIMEOUT_MS) -> None:
+    """Wait until Streamlit has finished the current run (the 'running' indicator is gone)."""
+    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " || !/Running|Connecting/.test(document.querySelector('[data-testid=\"stStatusWidget\"]').innerText)",
+        timeout=timeout)
+
+
+def download(page, button_name: str) -> bytes:
+    """Click a download button and return the downloaded bytes."""
+    button = page.get_by_role("button", name=button_name).first
+    button.wait_for()
+    with page.expect_download() as info:
+        button.click()
+    return Path(info.value.path()).read_bytes()
+
+
+def number(text: str) -> float:
+    m = re.search(r"-?\d+(?:\.\d+)?", text)
+    assert m, f"no number in {text!r}"
+    return float(m.group())

