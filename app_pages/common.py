@@ -57,6 +57,11 @@ def _model_label(name: str) -> str:
     return f"×{width} ({spec.speed})" if spec.speed else name
 
 
+def _backend_label(name: str) -> str:
+    label = BACKENDS[name].label
+    return label if availability(name) is None else f"{label} (unavailable)"
+
+
 def sidebar() -> Settings:
     """Render the shared sidebar (model, backend, threshold, display options) and return the choices."""
     sb = st.sidebar
@@ -72,7 +77,7 @@ def sidebar() -> Settings:
     backend = sb.selectbox(
         "Backend",
         BACKEND_CHOICES,
-        format_func=lambda b: BACKENDS[b].label,
+        format_func=_backend_label,
         key="sb_backend",
         help="Where the network runs. A GPU backend that is not available here falls back to the CPU.",
     )

@@ -23,7 +23,7 @@ cards = [
 ]
 for row in (cards[:2], cards[2:]):
     for col, (key, title, text) in zip(st.columns(2), row):
-        with col.container(border=True, height=190):
+        with col.container(border=True, height=210):
             st.subheader(title, anchor=False)
             st.write(text)
             st.page_link(pages[key], label=f"Open {pages[key].title}", icon=pages[key].icon)

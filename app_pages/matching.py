@@ -97,7 +97,8 @@ with t1:
     st.subheader("Joints")
     rows = [{"joint": d.name, "agreement %": round(100 * d.agreement, 1), "distance (torso lengths)":
              round(d.distance, 2)} for d in sorted(sim.joints, key=lambda d: d.agreement)]
-    st.bar_chart(rows, x="joint", y="agreement %", horizontal=True, sort="agreement %", height=420)
+    st.bar_chart(rows, x="joint", y="agreement %", horizontal=True, sort="agreement %", color="#e4572e",
+                 height=80 + 28 * len(rows))
     st.dataframe(rows, hide_index=True, width="stretch")
 with t2:
     st.subheader("Joint angles")
@@ -105,7 +106,8 @@ with t2:
         rows = [{"angle": d.name, "agreement %": round(100 * d.agreement, 1), "first °": round(d.a_deg),
                  "second °": round(d.b_deg), "difference °": round(d.diff_deg)}
                 for d in sorted(sim.angles, key=lambda d: d.agreement)]
-        st.bar_chart(rows, x="angle", y="agreement %", horizontal=True, sort="agreement %", height=300)
+        st.bar_chart(rows, x="angle", y="agreement %", horizontal=True, sort="agreement %", color="#e4572e",
+                     height=80 + 28 * len(rows))
         st.dataframe(rows, hide_index=True, width="stretch")
     else:
         st.caption("No joint angle is visible in both poses.")

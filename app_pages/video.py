@@ -126,7 +126,7 @@ m1.metric("Frames", res["frames"], help=f"the network ran on {res['estimated']} 
 m2.metric("Processing speed", f"{res['fps']:.1f} frames/s")
 m3.metric("Took", common.duration_text(res["elapsed"]))
 st.video(res["video"], format="video/mp4")
-d1, d2, _ = st.columns([1, 1, 2])
+d1, d2, _ = st.columns([1, 1, 1])
 d1.download_button("Download video (MP4)", res["video"], file_name=f"{res['name']}_pose.mp4",
                    mime="video/mp4", icon=":material/download:", key="dl_video", on_click="ignore")
 label = "JSON lines" if res["kp_format"] == "jsonl" else "CSV"

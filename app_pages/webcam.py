@@ -85,7 +85,7 @@ def show_stats() -> None:
         c1, c2, c3 = st.columns(3)
         c1.metric("Processing fps", f"{s.fps:.1f}")
         c2.metric("People", s.people)
-        c3.metric("Skipped frames", s.dropped, help="Camera frames dropped because the network was busy.")
+        c3.metric("Skipped", s.dropped, help="Camera frames skipped because the network was still busy: the video never lags.")
         if live.reference is not None:
             if s.match is None:
                 st.metric("Similarity", "–", help="Nobody in view yet.")

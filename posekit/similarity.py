@@ -13,9 +13,10 @@ The score does not change when either person is moved, or drawn larger or smalle
    the torso length ``|neck - hip centre|`` when the neck and a hip are common; else the shoulder width
    times 1.4 (a typical torso / shoulder-width ratio); else the RMS distance of ``C`` from its mean.
    Distances below are therefore in *torso lengths*. (A method whose size is zero in either pose is skipped.)
-4. **Rotation** (``rotation=True`` only). ``a`` is rotated about its centre by the rotation minimising
-   ``sum |R a_i - b_i|^2`` over ``C`` (orthogonal Procrustes / Kabsch: SVD of the 2x2 cross-covariance,
-   reflections excluded). The residuals are the same whichever pose is rotated, so the score stays symmetric.
+4. **Rotation** (``rotation=True`` only). The normalised ``a`` is rotated and shifted by the rigid motion
+   minimising ``sum |R a_i + t - b_i|^2`` over ``C`` (orthogonal Procrustes / Kabsch: centroids of ``C``
+   matched, rotation from the SVD of the 2x2 cross-covariance, reflections excluded). The residuals are the
+   same whichever pose is moved, so the score stays symmetric.
 5. **Mirror** (``mirror=True`` only). ``a`` is also compared mirrored: x negated and every left/right keypoint
    pair swapped (``RElbow`` <-> ``LElbow``; pairs found from the layout's names). The better of the two
    comparisons is returned, with ``mirrored`` saying which.
@@ -49,7 +50,7 @@ from functools import lru_cache
 import numpy as np
 
 from .errors import InvalidInputError
-from .layouts import Layout, get_layout
+from .layouts import Layout
 from .pose import Pose, most_prominent
 
 MIN_COMMON = 4

@@ -1,8 +1,10 @@
 """Video in, video with skeletons out: PyAV decode -> estimate -> draw -> H.264 encode.
 
-Three stages overlap: a decoder thread (demux, decode, rotate upright, BGR), the caller's thread (inference), and
-an encoder thread (draw, H.264 / AAC encode, mux), joined by small bounded queues so that memory stays constant
-whatever the length of the video. The output is an MP4 that plays in browsers: H.264 yuv420p with even
+Three stages overlap: a decoder thread (demux, decode, rotate upright, BGR, shrink to the network's input), the
+caller's thread (inference; with a thread-safe estimator such as posekit's, :data:`LOOKAHEAD` frames are estimated
+ahead in worker threads so that grouping overlaps the next forward pass; callbacks always run in the caller's
+thread), and an encoder thread (draw, H.264 / AAC encode, mux), joined by small bounded queues so that memory
+stays constant whatever the length of the video. The output is an MP4 that plays in browsers: H.264 yuv420p with even
 dimensions, the ``moov`` atom at the front (``+faststart``), constant frame rate (a variable-frame-rate input
 gets its average rate and keeps its frame count), AAC audio when the input has sound, upright even when the
 input carries a rotation in its display matrix (phone videos).
@@ -10,6 +12,7 @@ input carries a rotation in its display matrix (phone videos).
 
 from __future__ import annotations
 
+import collections
 import csv
 import math
 import os
@@ -17,6 +20,7 @@ import queue
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -36,8 +40,11 @@ VIDEO_TYPES = ("mp4", "mov", "avi", "mkv", "webm", "m4v")
 MAX_FRAMES = 18_000
 #: Refuse frames larger than this (8K UHD is 33 megapixels).
 MAX_FRAME_PIXELS = 36_000_000
-#: Frames waiting between stages; memory use is about (2 * QUEUE_SIZE + 4) decoded frames.
+#: Frames waiting between stages; memory use is about (2 * QUEUE_SIZE + LOOKAHEAD + 4) decoded frames.
 QUEUE_SIZE = 4
+#: Frames estimated concurrently when the estimator is thread-safe (posekit's is): overlaps the network of one
+#: frame with the pre- and post-processing of the next.
+LOOKAHEAD = 2
 
 _X264_OPTIONS = {"preset": "superfast", "crf": "23"}
 _AV_ERRORS = (av.FFmpegError, OSError, ValueError, IndexError, UnicodeDecodeError)
@@ -84,7 +91,7 @@ class VideoResult:
     duration_s: float
     has_audio: bool
     truncated: bool  # a limit (max_frames / max_seconds) stopped it before the end of the video
-    message: str  # why it was truncated, for the user; "" otherwise
+    message: str  # for the user: why it stopped early (a limit, or a video cut short); "" otherwise
     keypoints_path: Optional[Path]
     elapsed_s: float
     source: VideoInfo
@@ -226,9 +233,26 @@ class _Pipeline:
 _ROTATE = {90: cv2.ROTATE_90_COUNTERCLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_CLOCKWISE}
 
 
+def _network_sized(bgr: np.ndarray, input_size: Optional[tuple[int, int]]) -> Optional[np.ndarray]:
+    """The frame shrunk as the estimator's letterbox would shrink it (None when it would not)."""
+    if not input_size:
+        return None
+    h, w = bgr.shape[:2]
+    in_w, in_h = input_size
+    scale = min(in_w / w, in_h / h)
+    if scale >= 1:
+        return None
+    size = (max(1, min(in_w, round(w * scale))), max(1, min(in_h, round(h * scale))))
+    return cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
+
+
 def _decoder(p: _Pipeline, src: Path, info: VideoInfo, with_audio: bool, max_frames: int,
-             max_seconds: Optional[float], state: dict) -> None:
-    """Thread: decode video frames (upright BGR) into p.frames and audio frames into p.out, then _END."""
+             max_seconds: Optional[float], state: dict, input_size: Optional[tuple[int, int]]) -> None:
+    """Thread: decode video frames into p.frames and audio frames into p.out, then _END.
+
+    Video frames go as (index, upright BGR, the same shrunk to the network's input or None): the shrinking,
+    the costliest part of the estimator's preprocessing, then overlaps with inference.
+    """
     try:
         with av.open(str(src), mode="r", metadata_errors="ignore") as c:
             vs = c.streams.video[0]
@@ -255,7 +279,7 @@ def _decoder(p: _Pipeline, src: Path, info: VideoInfo, with_audio: bool, max_fra
                 bgr = frame.to_ndarray(format="bgr24")
                 if info.rotation:
                     bgr = cv2.rotate(bgr, _ROTATE[info.rotation])
-                p.put(p.frames, (n, bgr))
+                p.put(p.frames, (n, bgr, _network_sized(bgr, input_size)))
                 n += 1
         state["decoded"] = n
         p.put(p.frames, _END)
@@ -356,10 +380,77 @@ class _Encoder:
             pass
 
 
+def _estimate(estimator, bgr: np.ndarray, small: Optional[np.ndarray]) -> list[Pose]:
+    if small is None:
+        return estimator.estimate(bgr)
+    sx, sy = bgr.shape[1] / small.shape[1], bgr.shape[0] / small.shape[0]
+    return [pose.scaled(sx, sy) for pose in estimator.estimate(small)]
+
+
+def _lookahead(estimator) -> int:
+    """Frames estimated concurrently: 2 for estimators that are safe to share between threads, else 0."""
+    safe = getattr(estimator, "thread_safe", None)
+    if safe is None:
+        from .estimator import PoseEstimator
+
+        safe = isinstance(estimator, PoseEstimator)
+    return LOOKAHEAD if safe else 0
+
+
+def _estimated_frames(p: _Pipeline, estimator, every: int, ahead: int) -> Iterator:
+    """(index, bgr, poses or None when the frame reuses the last poses) for each decoded frame, in order.
+
+    With ``ahead`` > 0 the next frames are estimated in worker threads while the current one finishes: the
+    estimator serialises its network, so one frame's letterboxing and grouping overlap another's forward pass.
+    """
+    if not ahead:
+        while (item := p.get(p.frames)) != _END:
+            index, bgr, small = item
+            yield index, bgr, _estimate(estimator, bgr, small) if index % every == 0 else None
+        return
+    pending: collections.deque = collections.deque()
+    with ThreadPoolExecutor(ahead, thread_name_prefix="posekit-video-estimate") as pool:
+        try:
+            while (item := p.get(p.frames)) != _END:
+                index, bgr, small = item
+                job = pool.submit(_estimate, estimator, bgr, small) if index % every == 0 else None
+                pending.append((index, bgr, job))
+                while len(pending) > ahead:
+                    index, bgr, job = pending.popleft()
+                    yield index, bgr, job and job.result()
+            while pending:
+                index, bgr, job = pending.popleft()
+                yield index, bgr, job and job.result()
+        finally:
+            for _, _, job in pending:
+                if job is not None:
+                    job.cancel()
+
+
+def _usable_audio(container):
+    """The first audio stream when FFmpeg can decode it (else the video is made without sound)."""
+    for stream in container.streams.audio:
+        ctx = stream.codec_context
+        if ctx is not None and ctx.codec is not None and ctx.codec.is_decoder and ctx.sample_rate:
+            return stream
+        break
+    return None
+
+
 def _default_draw(image: np.ndarray, poses: list[Pose]) -> np.ndarray:
     from .draw import draw_poses
 
     return draw_poses(image, poses, copy=False)  # the frame is the pipeline's own
+
+
+def _input_size(estimator) -> Optional[tuple[int, int]]:
+    """(width, height) the estimator letterboxes into, when it says so (PoseEstimator.input_size)."""
+    size = getattr(estimator, "input_size", None)
+    try:
+        w, h = (int(v) for v in size)
+    except (TypeError, ValueError):
+        return None
+    return (w, h) if w > 0 and h > 0 else None
 
 
 def _output_size(display: tuple[int, int], output_height: Optional[int]) -> tuple[int, int]:
@@ -461,10 +552,10 @@ def process_video(
     encoder = decoder = None
     try:
         with av.open(str(src), metadata_errors="ignore") as c:  # audio parameters for the encoder
-            audio = c.streams.audio[0] if info.has_audio else None
-            encoder = _Encoder(p, tmp_video, size, fps, display, draw, audio)
+            encoder = _Encoder(p, tmp_video, size, fps, display, draw, _usable_audio(c))
         decoder = threading.Thread(target=_decoder, name="posekit-video-decoder", daemon=True,
-                                   args=(p, src, info, encoder.audio is not None, cap, max_seconds, state))
+                                   args=(p, src, info, encoder.audio is not None, cap, max_seconds, state,
+                                         _input_size(estimator)))
         decoder.start()
         encoder.thread.start()
         with _KeypointWriter(tmp_kp, keypoints_format, estimator) as kp:
@@ -473,13 +564,9 @@ def process_video(
             last_report = 0.0
             last_call = (-1, -1)
             t_loop = time.perf_counter()
-            while True:
-                item = p.get(p.frames)
-                if item == _END:
-                    break
-                index, bgr = item
-                if index % every == 0:
-                    poses = estimator.estimate(bgr)
+            for index, bgr, new_poses in _estimated_frames(p, estimator, every, _lookahead(estimator)):
+                if new_poses is not None:
+                    poses = new_poses
                     estimated += 1
                 p.put(p.out, ("video", index, bgr, poses))
                 t_out = index / float(fps)
@@ -525,6 +612,9 @@ def process_video(
                  else f"the {cap}-frame limit")
         message = (f"Stopped at {limit}: processed {done} of about {info.frames} frames "
                    f"({done / float(fps):.1f} of {info.duration_s:.1f} s).")
+    elif done < 0.95 * info.frames:
+        message = (f"The video ended after {done} of the {info.frames} frames it announces: "
+                   "it may be cut short or damaged.")
     return VideoResult(path=dst, frames=done, estimated=estimated, fps=float(fps), width=size[0], height=size[1],
                        duration_s=done / float(fps), has_audio=encoder.audio is not None, truncated=truncated,
                        message=message, keypoints_path=kp_path, elapsed_s=time.perf_counter() - t_start,

@@ -206,3 +206,21 @@ def test_cmu_models_without_caffe_importer_say_so(monkeypatch):
 
     with pytest.raises(ModelError, match="no Caffe importer"):
         load_net(get_model("openpose_coco"), None, CMU_DIR / "coco_pose_deploy_linevec.prototxt")
+
+
+@pytest.mark.parametrize("backend", ["cuda", "cuda-fp16", "ort-cuda"])
+def test_gpu_backends_match_the_cpu(fast_estimator, backend):
+    """Runs only where a GPU backend is really available (never in CI): same people as the CPU."""
+    reason = backends.availability(backend)
+    if reason:
+        pytest.skip(reason)
+    est = PoseEstimator("mobilenet_v2_0.5", backend=backend)
+    assert est.backend == backend
+    img = read_image("apink2.jpg")
+    a, b = fast_estimator.estimate(img), est.estimate(img)
+    assert len(a) == len(b)
+    tol = 0.25 * 8 * img.shape[1] / 432 if backend == "cuda-fp16" else 1.0  # fp16: a quarter of a grid cell
+    for pa, pb in zip(a, b):
+        common = pa.visible & pb.visible
+        assert common.sum() >= pa.num_visible - 1
+        assert np.abs(pa.keypoints[common, :2] - pb.keypoints[common, :2]).max() < tol

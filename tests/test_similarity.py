@@ -106,7 +106,7 @@ def test_score_is_symmetric_and_bounded(pair, kw):
 @given(poses(min_visible=MIN_COMMON), OPTIONS)
 def test_identical_poses_score_100(a, kw):
     sim = compare(a, a, **kw)
-    assume(sim.comparable)  # a jittered template always has extent; kept for clarity
+    assert sim.comparable
     assert sim.score == pytest.approx(100.0, abs=1e-6)
     assert sim.used == a.num_visible
     assert all(j.distance < 1e-6 for j in sim.joints)
@@ -162,6 +162,23 @@ def test_mirror_of_an_asymmetric_pose():
     assert mir.mirrored and mir.score == pytest.approx(100.0, abs=1e-4)
     worst = {d.name for d in plain.worst(4)}
     assert worst & {"left wrist", "right wrist", "left shoulder", "right shoulder", "left elbow", "right elbow"}
+
+
+def test_mirrored_highlights_point_at_each_poses_own_joint():
+    kp = standing_person(30, 30, 24)
+    kp[COCO18.index("LElbow"), :2] = (34, 25)
+    kp[COCO18.index("LWrist"), :2] = (35, 20)
+    a = Pose(kp, 1.0)
+    b_kp = flipped(a).keypoints.copy()
+    b_kp[COCO18.index("RWrist"), :2] += (-4, 3)  # b's raised arm is its right one; bend its wrist away
+    sim = compare(a, Pose(b_kp, 1.0), mirror=True)
+    assert sim.mirrored
+    hb, ha = sim.highlights("b"), sim.highlights("a")
+    right = {COCO18.index("RElbow"), COCO18.index("RWrist")}  # the wrist moved, the elbow's angle changed
+    left = {COCO18.index("LElbow"), COCO18.index("LWrist")}
+    assert max(hb, key=hb.get) in right and max(ha, key=ha.get) in left
+    assert max(hb[i] for i in left) < 0.05 and max(ha[i] for i in right) < 0.05
+    assert sim.worst(1)[0].name in ("right wrist", "right elbow")
 
 
 @settings(max_examples=200, deadline=None)
@@ -278,27 +295,33 @@ def _paste(img: np.ndarray, scale: float, canvas_hw: tuple[int, int], at: tuple[
     return canvas
 
 
-def test_same_photo_shrunk_and_moved_scores_high(estimator):
-    golf = read_image("golf.jpg")
-    h, w = golf.shape[:2]
-    moved_img = _paste(golf, 0.75, (h + 100, w + 60), (int(h * 0.2), int(w * 0.1)))
-    sim = compare_images(estimator, golf, moved_img)
-    assert sim.used >= 12
+@pytest.mark.parametrize("name", ["p2.jpg", "COCO_val2014_000000000241.jpg"])
+def test_same_photo_shrunk_and_moved_scores_high(estimator, name):
+    """The photo at 3/4 size, pasted off-centre on a larger canvas: the people are the same, so is the score.
+
+    (What remains below 100 is the network's own noise at a different resolution; photos where the network
+    itself finds a different arm when the photo shrinks, e.g. side-on folded arms, rightly score lower.)
+    """
+    img = read_image(name)
+    h, w = img.shape[:2]
+    moved_img = _paste(img, 0.75, (h + 100, w + 60), (int(h * 0.2), int(w * 0.1)))
+    sim = compare_images(estimator, img, moved_img)
+    assert sim.used >= 14
     assert sim.score >= 95, sim.summary()
-    # The keypoints really moved and shrank: the old pixel-distance score would have called them far apart.
+    # The keypoints really moved and shrank: a score on raw pixel distances would call them far apart.
     pa, pb = sim.pose_a, sim.pose_b
     common = pa.visible & pb.visible
-    assert np.linalg.norm(pa.keypoints[common, :2] - pb.keypoints[common, :2], axis=1).mean() > 100
+    assert np.linalg.norm(pa.keypoints[common, :2] - pb.keypoints[common, :2], axis=1).mean() > 50
 
 
 def test_different_poses_score_far_lower(estimator):
     golf, hands_up = read_image("golf.jpg"), read_image("handsup1.jpg")
     different = compare_images(estimator, golf, hands_up)
-    same = compare_images(estimator, golf, cv2.flip(cv2.flip(golf, 1), 1)[:, 5:])
-    assert different.comparable
+    same = compare_images(estimator, golf, golf[20:, 30:])  # the same swing, cropped
+    assert different.comparable and same.comparable
     assert different.score < 60, different.summary()
     assert same.score - different.score > 35
-    # The arms are what differ: one of the arm joints or angles leads the list.
+    # The arms are what differ: an arm joint or angle leads the list.
     assert any(w in d.name for d in different.worst(2) for w in ("wrist", "elbow", "shoulder"))
 
 

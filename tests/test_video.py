@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from fractions import Fraction
 from pathlib import Path
@@ -33,14 +34,16 @@ def read_frames(path: Path, limit: int | None = None) -> list[np.ndarray]:
     return out
 
 
-def write_clip(path: Path, frames: list[np.ndarray], fps: float = 25, *, codec: str = "libx264",
+def write_clip(path: Path, frames, fps: float = 25, *, codec: str = "libx264",
                pix_fmt: str = "yuv420p", audio: tuple[np.ndarray, int] | None = None, rotation: int = 0,
                pts: list[int] | None = None, time_base: Fraction | None = None, fmt: str | None = None) -> Path:
-    """Write BGR frames as a video with PyAV: optional mono float audio (samples, rate), display rotation
+    """Write BGR frames (any iterable) as a video with PyAV: optional mono float audio (samples, rate), display rotation
     (degrees counter-clockwise, as FFmpeg's display matrix), explicit timestamps (variable frame rate)."""
+    frames = iter(frames)
+    first = next(frames)
     with av.open(str(path), "w", format=fmt) as out:
         vs = out.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
-        vs.height, vs.width = frames[0].shape[:2] if frames else (64, 64)
+        vs.height, vs.width = first.shape[:2]
         vs.pix_fmt = pix_fmt
         if codec == "libx264":
             vs.options = {"preset": "ultrafast"}
@@ -49,7 +52,7 @@ def write_clip(path: Path, frames: list[np.ndarray], fps: float = 25, *, codec: 
         if rotation:
             vs.set_display_rotation(rotation)
         aus = out.add_stream("aac", rate=audio[1], layout="mono") if audio is not None else None
-        for i, img in enumerate(frames):
+        for i, img in enumerate(itertools.chain([first], frames)):
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="bgr24")
             frame.pts = pts[i] if pts is not None else i
             frame.time_base = time_base if time_base is not None else 1 / Fraction(fps).limit_denominator(1001)
@@ -146,9 +149,13 @@ def test_dance_has_skeletons_drawn_where_the_keypoints_are(dance):
     assert np.mean(near) > 5 * np.mean(everywhere), (np.mean(near), np.mean(everywhere))
 
 
-def test_dance_keypoints_per_frame(dance):
+def test_dance_keypoints_per_frame(dance, fast_estimator):
     d, _, _ = dance
     records = [json.loads(line) for line in (d / "poses.jsonl").read_text().splitlines()]
+    # the pipeline's poses are the estimator's on the same frame, in the frame's pixels
+    frame = read_frames(DANCE, 101)[100]
+    direct = np.array([p.keypoints for p in fast_estimator.estimate(frame)])
+    assert np.abs(np.array([p["keypoints"] for p in records[100]["people"]]) - direct).max() < 0.01
     assert [r["frame"] for r in records] == list(range(205))
     assert [r["time"] for r in records] == pytest.approx([i / 50 for i in range(205)])
     assert sum(bool(r["people"]) for r in records) > 0.9 * 205  # people dance in every frame
@@ -273,7 +280,7 @@ class _Boom(Exception):
     pass
 
 
-@pytest.mark.parametrize("where", ["estimator", "draw", "progress", "on_frame"])
+@pytest.mark.parametrize("where", ["estimator", "estimator-thread", "draw", "progress", "on_frame"])
 def test_a_failure_anywhere_leaves_nothing_behind(fast_estimator, tmp_path, where):
     calls = {"n": 0}
 
@@ -284,9 +291,10 @@ def test_a_failure_anywhere_leaves_nothing_behind(fast_estimator, tmp_path, wher
 
     class Estimator:
         layout = fast_estimator.layout
+        thread_safe = where == "estimator-thread"  # estimated in worker threads, frames ahead
 
         def estimate(self, bgr):
-            if where == "estimator":
+            if where.startswith("estimator"):
                 bomb()
             return fast_estimator.estimate(bgr)
 

@@ -11,7 +11,7 @@ from . import add_model_options, make_estimator
 def register(sub) -> None:
     p = sub.add_parser("match", help="compare the poses of two people (one per image)",
                        description="Print how similar the pose of a person in IMAGE_A is to one in IMAGE_B "
-                                   "(0-100%%, independent of position and size), then the joints that differ.")
+                                   "(0-100%, independent of position and size), then the joints that differ.")
     p.add_argument("image_a", metavar="IMAGE_A", type=Path)
     p.add_argument("image_b", metavar="IMAGE_B", type=Path)
     add_model_options(p)
