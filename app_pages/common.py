@@ -192,9 +192,12 @@ def stem(filename: str) -> str:
 class ThresholdedEstimator:
     """The shared estimator seen through the sidebar's threshold, for code that calls ``estimate(bgr)``."""
 
+    thread_safe = True  # the wrapped PoseEstimator is: process_video may estimate ahead in worker threads
+
     def __init__(self, est: PoseEstimator, threshold: float) -> None:
         self._est, self._threshold = est, threshold
         self.layout = est.layout
+        self.input_size = est.input_size  # lets process_video shrink frames in its decoder thread
 
     def estimate(self, bgr: np.ndarray) -> list[Pose]:
         return self._est.estimate(bgr, threshold=self._threshold)
