@@ -81,6 +81,13 @@ class Inference:
         return poses
 
 
+def letterbox_size(width: int, height: int, input_size: tuple[int, int]) -> tuple[float, tuple[int, int]]:
+    """(scale, (w, h)) of an image of ``width`` x ``height`` fitted into ``input_size``, aspect ratio kept."""
+    in_w, in_h = input_size
+    scale = min(in_w / width, in_h / height)
+    return scale, (max(1, min(in_w, round(width * scale))), max(1, min(in_h, round(height * scale))))
+
+
 def as_bgr(image: np.ndarray) -> np.ndarray:
     """Validate an image array and return it as 3-channel BGR uint8 (gray and BGRA are converted)."""
     if not isinstance(image, np.ndarray):
@@ -155,8 +162,7 @@ class PoseEstimator:
         image = as_bgr(image)
         h, w = image.shape[:2]
         in_w, in_h = self.input_size
-        scale = min(in_w / w, in_h / h)
-        rw, rh = max(1, min(in_w, round(w * scale))), max(1, min(in_h, round(h * scale)))
+        scale, (rw, rh) = letterbox_size(w, h, self.input_size)
         if (rw, rh) != (w, h):
             interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
             image = cv2.resize(image, (rw, rh), interpolation=interp)

@@ -32,6 +32,7 @@ import numpy as np
 
 from . import export
 from .errors import InvalidInputError
+from .estimator import PoseEstimator, letterbox_size
 from .pose import Pose
 
 #: Extensions offered for video uploads.
@@ -238,11 +239,9 @@ def _network_sized(bgr: np.ndarray, input_size: Optional[tuple[int, int]]) -> Op
     if not input_size:
         return None
     h, w = bgr.shape[:2]
-    in_w, in_h = input_size
-    scale = min(in_w / w, in_h / h)
+    scale, size = letterbox_size(w, h, input_size)
     if scale >= 1:
         return None
-    size = (max(1, min(in_w, round(w * scale))), max(1, min(in_h, round(h * scale))))
     return cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
 
 
@@ -391,8 +390,6 @@ def _lookahead(estimator) -> int:
     """Frames estimated concurrently: 2 for estimators that are safe to share between threads, else 0."""
     safe = getattr(estimator, "thread_safe", None)
     if safe is None:
-        from .estimator import PoseEstimator
-
         safe = isinstance(estimator, PoseEstimator)
     return LOOKAHEAD if safe else 0
 
