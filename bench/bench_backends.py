@@ -5,10 +5,15 @@ Run: .venv/bin/python bench/bench_backends.py [--model mobilenet_v2_1.4] [--repe
 Columns: median and best time of one network forward at 432x368 (the reference input of p3), for
 - posekit "cpu" (OpenCV DNN on the converted ONNX graph),
 - posekit "ort" (ONNX Runtime on the same graph; optional dependency),
-- posekit "openvino" (OpenVINO on the same graph; optional dependency),
+- posekit "openvino" (OpenVINO on the same graph, float32; optional dependency),
+- posekit "openvino-bf16" (the same in bfloat16, where the CPU has AVX512-BF16/AMX),
 - the TFLite interpreter on the original file (ai-edge-litert or tflite-runtime, when installed),
 and each one's ratio to the TFLite interpreter (target for the fastest posekit backend: <= 1.2).
-Runs are interleaved round-robin so machine noise hits every runtime alike.
+
+Runtimes take turns in blocks (--block calls each, after one untimed call and a short rest), round after
+round, so machine noise hits every runtime alike. Not call by call: ONNX Runtime's and OpenVINO's worker
+threads spin for a while after each call, and on 2 cores that spinning steals the next runtime's CPU
+(interleaving call by call made the TFLite interpreter look 1.3-1.9x slower than it is).
 """
 
 from __future__ import annotations
@@ -56,7 +61,8 @@ def tflite_runner(path: Path, threads: int):
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="mobilenet_v2_1.4")
-    ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument("--repeat", type=int, default=4, help="rounds")
+    ap.add_argument("--block", type=int, default=8, help="timed calls per runtime per round")
     args = ap.parse_args()
     spec = get_model(args.model)
     tag = "dm05" if args.model.endswith("0.5") else "dm14"
@@ -66,7 +72,7 @@ def main() -> None:
     threads = cv2.getNumThreads()
 
     runners = {}
-    for backend in ("cpu", "ort", "openvino"):
+    for backend in ("cpu", "ort", "openvino", "openvino-bf16"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             est = PoseEstimator(spec.name, backend=backend)
@@ -77,25 +83,29 @@ def main() -> None:
         runners["tflite interpreter"] = lambda: tfl(x_nhwc)
 
     times = {k: [] for k in runners}
-    for _ in range(3):
-        for run in runners.values():
-            run()
     for _ in range(args.repeat):
         for k, run in runners.items():
-            t0 = time.perf_counter()
+            time.sleep(0.2)  # let the previous runtime's worker threads stop spinning
             run()
-            times[k].append(time.perf_counter() - t0)
+            for _ in range(args.block):
+                t0 = time.perf_counter()
+                run()
+                times[k].append(time.perf_counter() - t0)
     base = statistics.median(times["tflite interpreter"]) if "tflite interpreter" in times else None
     print(f"model {spec.name} at {spec.input_size[0]}x{spec.input_size[1]}, {threads} threads, "
-          f"OpenCV {cv2.__version__}, {args.repeat} interleaved runs")
+          f"OpenCV {cv2.__version__}, {args.repeat} rounds of {args.block} calls each")
     print(f"{'runtime':20s} {'median ms':>10s} {'best ms':>8s} {'x tflite':>9s}")
     for k, v in times.items():
         med = statistics.median(v) * 1e3
         ratio = f"{med / (base * 1e3):9.2f}" if base else "      n/a"
         print(f"{k:20s} {med:10.1f} {min(v) * 1e3:8.1f} {ratio}")
-    posekit = [statistics.median(v) for k, v in times.items() if k.startswith("posekit")]
+    posekit = {k: statistics.median(v) for k, v in times.items() if k.startswith("posekit")}
     if base:
-        print(f"fastest posekit backend / tflite = {min(posekit) / base:.2f} (target <= 1.2)")
+        best = min(posekit, key=posekit.get)
+        print(f"fastest posekit backend ({best}) / tflite = {posekit[best] / base:.2f} (target <= 1.2)")
+        floats = {k: v for k, v in posekit.items() if not k.endswith("bf16")}
+        best = min(floats, key=floats.get)
+        print(f"fastest float32 posekit backend ({best}) / tflite = {floats[best] / base:.2f}")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from .errors import InvalidInputError
@@ -33,6 +34,7 @@ NUM_SAMPLES = 10
 #: Fraction of the samples that must exceed the PAF threshold (OpenPose: 0.8).
 SAMPLE_FRACTION = 0.8
 _EPS = 1e-6
+_KERNEL_3X3 = np.ones((3, 3), np.uint8)
 
 
 # ---------------------------------------------------------------------------------------------------- peaks
@@ -62,19 +64,23 @@ def find_peaks(heatmaps: np.ndarray, threshold: float = 0.1) -> list[np.ndarray]
     k, h, w = hm.shape
     if k == 0 or h == 0 or w == 0:
         return [np.zeros((0, 3), np.float32) for _ in range(k)]
-    hm = np.nan_to_num(hm, nan=0.0, posinf=0.0, neginf=0.0)
-    padded = np.pad(hm, ((0, 0), (1, 1), (1, 1)), constant_values=-np.inf)
-    is_peak = hm > threshold
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            if dy == 0 and dx == 0:
-                continue
-            nb = padded[:, 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]
-            # Strictly greater than neighbours that come earlier in row-major order, >= the later ones.
-            before = dy < 0 or (dy == 0 and dx < 0)
-            is_peak &= (hm > nb) if before else (hm >= nb)
-    ks, ys, xs = np.nonzero(is_peak)
+    if not np.isfinite(hm).all():
+        hm = np.nan_to_num(hm, nan=0.0, posinf=0.0, neginf=0.0)
+    padded = np.full((k, h + 2, w + 2), -np.inf, np.float32)
+    padded[:, 1:-1, 1:-1] = hm
+    # Local maxima in one pass over all maps: a 3x3 max filter of the maps stacked into one image (their -inf
+    # borders keep them apart). Then, on the few survivors only, the tie rule: strictly greater than the
+    # neighbours that come earlier in row-major order (>= the later ones is what the max filter checked).
+    flat = padded.reshape(k * (h + 2), w + 2)
+    is_max = (flat >= cv2.dilate(flat, _KERNEL_3X3)) & (flat > threshold)
+    ks, rest = np.divmod(np.flatnonzero(is_max), (h + 2) * (w + 2))
+    ys, xs = np.divmod(rest, w + 2)
+    ys, xs = ys - 1, xs - 1
     centre = hm[ks, ys, xs]
+    is_peak = np.ones(len(ks), bool)
+    for dy, dx in ((-1, -1), (-1, 0), (-1, 1), (0, -1)):
+        is_peak &= centre > padded[ks, ys + 1 + dy, xs + 1 + dx]
+    ks, ys, xs, centre = ks[is_peak], ys[is_peak], xs[is_peak], centre[is_peak]
 
     def _offset(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         # Gaussian fit: a parabola through the log values. Missing (border) neighbours mirror the other side.
@@ -94,12 +100,9 @@ def find_peaks(heatmaps: np.ndarray, threshold: float = 0.1) -> list[np.ndarray]
     px = np.clip(xs + ox, 0, w - 1)
     py = np.clip(ys + oy, 0, h - 1)
     rows = np.stack([px, py, centre], axis=1).astype(np.float32)
-    out = []
+    rows = rows[np.lexsort((-centre, ks))]  # by map, then by descending score (stable)
     bounds = np.searchsorted(ks, np.arange(k + 1))
-    for i in range(k):
-        r = rows[bounds[i] : bounds[i + 1]]
-        out.append(r[np.argsort(-r[:, 2], kind="stable")])
-    return out
+    return [rows[bounds[i] : bounds[i + 1]] for i in range(k)]
 
 
 # ---------------------------------------------------------------------------------------------------- limbs

@@ -32,7 +32,7 @@ import numpy as np
 
 from . import export
 from .errors import InvalidInputError
-from .estimator import PoseEstimator, letterbox_size
+from .estimator import PoseEstimator, letterbox_size, shrink
 from .pose import Pose
 
 #: Extensions offered for video uploads.
@@ -242,7 +242,7 @@ def _network_sized(bgr: np.ndarray, input_size: Optional[tuple[int, int]]) -> Op
     scale, size = letterbox_size(w, h, input_size)
     if scale >= 1:
         return None
-    return cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
+    return shrink(bgr, size)
 
 
 def _decoder(p: _Pipeline, src: Path, info: VideoInfo, with_audio: bool, max_frames: int,

@@ -70,4 +70,4 @@ def test_cuda_request_warns_and_still_works(tmp_path):
     r = run("estimate", IMAGES / "p2.jpg", "--model", "mobilenet_v2_0.5", "--backend", "cuda")
     assert r.returncode == 0
     assert "2 people" in r.stdout
-    assert "warning: backend 'cuda' is not available" in r.stderr and "Running on the CPU" in r.stderr
+    assert "warning: backend 'cuda' is not available" in r.stderr and "Running on CPU (OpenCV)" in r.stderr

@@ -79,6 +79,45 @@ def test_letterbox_maps_back_to_the_image(fast_estimator):
         assert np.median(np.hypot(*(back - a.keypoints[common, :2]).T)) < 12
 
 
+@pytest.mark.parametrize("size", [(432, 226), (358, 368), (100, 60), (431, 367)])
+def test_shrink_matches_area_resampling_without_aliasing(size):
+    from posekit.estimator import shrink
+
+    img = read_image("apink2.jpg") if size[0] != 358 else read_image("golf.jpg")
+    img = cv2.resize(img, (size[0] * 3 + 7, size[1] * 3 + 5)) if size[0] == 100 else img
+    out = shrink(img, size)
+    assert out.shape == (size[1], size[0], 3) and out.dtype == np.uint8
+    area = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+    assert np.abs(out.astype(int) - area).mean() < 5
+    # One-pixel stripes, shrunk 5x: a proper downscale gives flat grey; point sampling would give stripes.
+    stripes = np.zeros((500, 500, 3), np.uint8)
+    stripes[:, ::2] = 255
+    grey = shrink(stripes, (100, 100)).astype(float)
+    assert abs(grey.mean() - 127.5) < 3 and grey.std() < 3
+    assert cv2.resize(stripes, (100, 100), interpolation=cv2.INTER_NEAREST).std() > 100  # what it avoids
+
+
+def test_no_keypoints_in_the_letterbox_padding():
+    """A wide image fills the top 28.25 rows of the 46-row grid: a person drawn across that edge keeps the
+    joints inside the image and loses those the network would put in the padding."""
+    from posekit.estimator import Inference, Letterbox
+    from posekit.layouts import COCO18
+    from posekit.testing import standing_person, synthetic_output
+
+    inside = standing_person(10, 4, height=20)  # rows 4..24
+    across = standing_person(40, 14, height=24)  # rows 14..38: ankles and knees below row 28
+    out = synthetic_output([inside, across], COCO18)
+    lb = Letterbox(scale=0.36, image_size=(1200, 627), input_size=(432, 368), stride=8)
+    assert lb.valid_grid == (54, 29)
+    poses = Inference(out, lb, COCO18).decode()
+    assert len(poses) == 2
+    for p in poses:
+        assert (p.keypoints[p.visible, 1] <= 627 + 8).all()
+    cut = max(poses, key=lambda p: p.keypoints[p.visible, 0].mean())
+    assert cut.num_visible == (across[:, 1] < 29).sum() < across.shape[0]
+    assert out[:18, 29:].max() > 0.5  # the raw maps themselves are left as the network gave them
+
+
 def test_inference_maps_are_in_image_coordinates(fast_estimator):
     img = read_image("p3.jpg")
     inf = fast_estimator.infer(img)
@@ -126,7 +165,7 @@ def test_cuda_falls_back_to_cpu_with_a_clear_message(model_dir):
     with pytest.warns(RuntimeWarning, match="no CUDA support"):
         est = PoseEstimator("mobilenet_v2_0.5", backend="cuda-fp16")
     assert est.requested_backend == "cuda-fp16" and est.backend == "cpu"
-    assert "Running on the CPU" in est.backend_message
+    assert "Running on CPU (OpenCV)" in est.backend_message
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # warned once per reason, not on every estimator
         PoseEstimator("mobilenet_v2_0.5", backend="cuda-fp16")
@@ -146,6 +185,85 @@ def test_other_cpu_backends_give_the_same_people(fast_estimator, backend, packag
     for pa, pb in zip(a, b):
         assert (pa.visible == pb.visible).all()
         assert np.abs(pa.keypoints[pa.visible, :2] - pb.keypoints[pb.visible, :2]).max() < 1.0
+
+
+def _pair_up(float_poses, other_poses, cell):
+    """For each confident float person, the other backend's nearest person (median distance over their shared
+    joints): (shared joints, float joints, deviations in grid cells of the shared joints)."""
+    def distance(p, q):
+        common = p.visible & q.visible
+        return np.median(np.hypot(*(p.keypoints[common, :2] - q.keypoints[common, :2]).T)) if common.any() else 1e9
+
+    out = []
+    for p in [p for p in float_poses if p.score >= 0.2]:
+        q = min(other_poses, key=lambda q: distance(p, q))
+        common = p.visible & q.visible
+        dev = np.hypot(*(p.keypoints[common, :2] - q.keypoints[common, :2]).T) / cell
+        out.append((int(common.sum()), p.num_visible, dev))
+    return out
+
+
+@pytest.mark.parametrize("name", ["p3.jpg", "apink2.jpg", "ski.jpg", "COCO_val2014_000000000192.jpg"])
+def test_openvino_bf16_finds_the_float_people(estimator, name):
+    """bfloat16 trades precision for speed: the same people as float32, joints within a fraction of a cell."""
+    reason = backends.availability("openvino-bf16")
+    if reason:
+        pytest.skip(reason)
+    bf16 = _bf16_estimator()
+    assert bf16.backend == "openvino-bf16" and bf16.backend_message is None
+    img = read_image(name)
+    cell = 8 * max(img.shape[1] / 432, img.shape[0] / 368)  # one output grid cell, in image pixels
+    a, b = estimator.estimate(img), bf16.estimate(img)
+    assert len([p for p in a if p.score >= 0.2]) == len([p for p in b if p.score >= 0.2]) >= 1
+    pairs = _pair_up(a, b, cell)
+    assert sum(c for c, _, _ in pairs) >= 0.95 * sum(n for _, n, _ in pairs)
+    dev = np.concatenate([d for _, _, d in pairs])
+    assert np.median(dev) < 0.1 and np.mean(dev < 1.0) >= 0.95, (np.median(dev), np.mean(dev < 1.0))
+
+
+def test_openvino_bf16_maps_stay_near_the_reference():
+    from conftest import REFERENCE
+
+    reason = backends.availability("openvino-bf16")
+    if reason:
+        pytest.skip(reason)
+    ref = np.load(REFERENCE / "dm14_apink2.npz")
+    x = np.ascontiguousarray(ref["input_bgr_uint8_nhwc"].astype(np.float32).transpose(0, 3, 1, 2))
+    diff = np.abs(_bf16_estimator().forward(x) - ref["output_nhwc"].reshape(46, 54, 57).transpose(2, 0, 1))
+    # Float backends: max 0.04, mean 0.0012. bfloat16 keeps 8 significant bits: about twice that.
+    assert 0.0 < diff.max() <= 0.1 and diff.mean() <= 0.003, (diff.max(), diff.mean())
+
+
+_bf16 = {}
+
+
+def _bf16_estimator():
+    if not _bf16:
+        _bf16["est"] = PoseEstimator("mobilenet_v2_1.4", backend="openvino-bf16")
+    return _bf16["est"]
+
+
+def test_fallbacks_follow_the_chain(model_dir, monkeypatch):
+    """A backend that cannot run falls back to its nearest kin, not straight to OpenCV."""
+    pytest.importorskip("openvino")
+    backends._warned.clear()
+    monkeypatch.setattr(backends, "openvino_cpu_capabilities", lambda: ["FP32", "INT8"])
+    with pytest.warns(RuntimeWarning, match="no native bfloat16"):
+        est = PoseEstimator("mobilenet_v2_0.5", backend="openvino-bf16")
+    assert est.requested_backend == "openvino-bf16" and est.backend == "openvino"
+    assert "Running on CPU (OpenVINO) instead" in est.backend_message
+    assert len([p for p in est.estimate(read_image("p3.jpg")) if p.score >= 0.2]) == 3
+
+    providers = backends.ort_providers()
+    if providers and "CUDAExecutionProvider" not in providers:  # ONNX Runtime without CUDA: its CPU provider
+        with pytest.warns(RuntimeWarning, match="no CUDAExecutionProvider"):
+            est = PoseEstimator("mobilenet_v2_0.5", backend="ort-cuda")
+        assert est.backend == "ort" and "Running on CPU (ONNX Runtime) instead" in est.backend_message
+
+    monkeypatch.setattr(backends, "openvino_available", lambda: False)  # nothing of OpenVINO left: OpenCV
+    with pytest.warns(RuntimeWarning, match="OpenVINO is not installed"):
+        est = PoseEstimator("mobilenet_v2_0.5", backend="openvino-bf16")
+    assert est.backend == "cpu" and "Running on CPU (OpenCV) instead" in est.backend_message
 
 
 def test_shared_estimator_is_thread_safe(fast_estimator):
