@@ -7,6 +7,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
 
@@ -53,4 +54,21 @@ def write_clip(path: Path, frames, fps: float = 25, *, codec: str = "libx264",
                 af.sample_rate, af.pts, af.time_base = rate, start, Fraction(1, rate)
                 out.mux(aus.encode(af))
             out.mux(aus.encode())
+    return path
+
+
+def write_camera_feed(path: Path, image: np.ndarray, frames: int = 15, fps: int = 15, height: int = 480) -> Path:
+    """A Y4M file showing ``image`` (BGR) still, for Chromium's ``--use-file-for-fake-video-capture``: the
+    browser's camera then films that photo."""
+    h, w = image.shape[:2]
+    size = (round(w * height / h) // 2 * 2, height)
+    still = np.ascontiguousarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
+    with av.open(str(path), "w", format="yuv4mpegpipe") as out:
+        vs = out.add_stream("rawvideo", rate=fps)
+        vs.width, vs.height, vs.pix_fmt = size[0], size[1], "yuv420p"
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(still, format="bgr24").reformat(format="yuv420p")
+            frame.pts = i
+            out.mux(vs.encode(frame))
+        out.mux(vs.encode())
     return path

@@ -89,24 +89,36 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="session")
-def browser():
+def playwright():
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no chromium at {CHROMIUM}")
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+        yield p
 
 
-@pytest.fixture
-def new_page(browser, app_url):
-    """``new_page(path)``: a page in a fresh browser context (a new Streamlit session) at ``app_url + path``."""
-    contexts = []
+@pytest.fixture(scope="session")
+def browser(playwright):
+    b = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield b
+    b.close()
 
+
+@pytest.fixture(scope="session")
+def camera_browser(playwright, tmp_path_factory):
+    """A second Chromium whose fake camera films golf.jpg (a Y4M still made from ../shared, never committed)."""
+    from clips import write_camera_feed  # tests/clips.py
+    from conftest import read_image  # tests/conftest.py
+
+    feed = write_camera_feed(tmp_path_factory.mktemp("camera") / "golf.y4m", read_image("golf.jpg"))
+    b = playwright.chromium.launch(executable_path=CHROMIUM,
+                                   args=CHROMIUM_ARGS + [f"--use-file-for-fake-video-capture={feed}"])
+    yield b
+    b.close()
+
+
+def _page_opener(browser, app_url, contexts):
     def open_page(path: str = "/"):
         ctx = browser.new_context(viewport={"width": 1400, "height": 1600}, accept_downloads=True)
         ctx.set_default_timeout(LOAD_TIMEOUT_MS)
@@ -116,7 +128,23 @@ def new_page(browser, app_url):
         page.get_by_test_id("stSidebar").get_by_text("Settings").wait_for()
         return page
 
-    yield open_page
+    return open_page
+
+
+@pytest.fixture
+def camera_page(camera_browser, app_url):
+    """Like ``new_page``, in the browser whose camera films golf.jpg."""
+    contexts = []
+    yield _page_opener(camera_browser, app_url, contexts)
+    for ctx in contexts:
+        ctx.close()
+
+
+@pytest.fixture
+def new_page(browser, app_url):
+    """``new_page(path)``: a page in a fresh browser context (a new Streamlit session) at ``app_url + path``."""
+    contexts = []
+    yield _page_opener(browser, app_url, contexts)
     for ctx in contexts:
         ctx.close()
 

@@ -96,6 +96,23 @@ def test_video_processing_and_download(new_page):
     assert page.get_by_test_id("stProgress").count() == 0
 
 
+def test_long_video_is_cut_at_the_cap_and_says_so(new_page, tmp_path):
+    """A 130-second upload: the page warns before processing, processes the first 120 s, and says it cut."""
+    from clips import write_clip  # tests/clips.py
+
+    still = cv2.resize(cv2.imread(str(IMAGES / "golf.jpg")), (160, 160))
+    clip = write_clip(tmp_path / "long.mp4", (still for _ in range(260)), fps=2)  # 130 s at 2 fps
+    page = new_page("/video")
+    use_fast_model(page)
+    upload(page, clip)
+    page.get_by_text("only the first").first.wait_for()
+    page.get_by_role("button", name="Process video").click()
+    assert metric(page, "Frames") == "240"  # 120 s x 2 fps
+    wait_idle(page)
+    assert page.get_by_test_id("stAlert").filter(has_text="Stopped at the 120-second limit").count() == 1
+    screenshot(page, "video_long")
+
+
 def test_webcam_fps_rises_above_zero(new_page):
     page = new_page("/webcam")
     use_fast_model(page)
@@ -113,6 +130,43 @@ def test_webcam_fps_rises_above_zero(new_page):
     page.wait_for_timeout(1500)
     screenshot(page, "webcam")
     assert fps > 0
+    frame.get_by_role("button", name=re.compile("stop", re.I)).click()
+    page.get_by_text("Stopped. Press START to begin.").wait_for()
+
+
+def _live_similarity(page, settle_ms: int = 3000) -> float:
+    """The live Similarity once it shows a percentage (it updates twice a second), after letting it settle."""
+    for _ in range(240):
+        try:
+            text = metric(page, "Similarity", timeout=1_000)
+        except Exception:  # the stats box is being redrawn
+            text = ""
+        if text.endswith("%"):
+            page.wait_for_timeout(settle_ms)
+            return number(metric(page, "Similarity"))
+        page.wait_for_timeout(500)
+    raise AssertionError("no live similarity shown")
+
+
+def test_webcam_live_matching_against_a_reference(camera_page):
+    """The camera films golf.jpg: against golf.jpg as the reference the live score is near 100 %, against
+    another person's pose it drops, and the page names the joints that differ most."""
+    page = camera_page("/webcam")
+    use_fast_model(page)
+    upload(page, IMAGES / "golf.jpg")
+    page.get_by_text("Reference pose").wait_for()
+    frame = page.frame_locator("iframe[title*='webrtc']").first
+    frame.get_by_role("button", name=re.compile("start", re.I)).click()
+    same = _live_similarity(page)
+    assert number(metric(page, "People")) == 1
+    assert same >= 90
+    page.get_by_text("Most different:").first.wait_for()
+    screenshot(page, "webcam-matching")
+
+    upload(page, IMAGES / "COCO_val2014_000000000294.jpg")  # a different pose replaces the reference
+    page.wait_for_timeout(2000)
+    other = _live_similarity(page)
+    assert other < 70 and other < same - 20
     frame.get_by_role("button", name=re.compile("stop", re.I)).click()
     page.get_by_text("Stopped. Press START to begin.").wait_for()
 
