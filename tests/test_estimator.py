@@ -266,8 +266,14 @@ def test_fallbacks_follow_the_chain(model_dir, monkeypatch):
     assert est.backend == "cpu" and "Running on CPU (OpenCV) instead" in est.backend_message
 
 
-def test_shared_estimator_is_thread_safe(fast_estimator):
-    """8 threads x 20 estimations on mixed images give exactly the serial results."""
+@pytest.mark.parametrize("backend", ["cpu", "ort", "openvino"])
+def test_shared_estimator_is_thread_safe(fast_estimator, backend):
+    """8 threads x 20 estimations on mixed images give exactly the serial results, on every CPU engine."""
+    if backend != "cpu":
+        reason = backends.availability(backend)
+        if reason:
+            pytest.skip(reason)
+        fast_estimator = PoseEstimator("mobilenet_v2_0.5", backend=backend)
     names = ["p3.jpg", "apink2.jpg", "p2.jpg", "golf.jpg"]
     images = [read_image(n) for n in names]
     serial = [fast_estimator.estimate(img) for img in images]
