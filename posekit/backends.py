@@ -227,9 +227,20 @@ def create_runner(spec, backend: str, *, weights: Path | None, config: Path | No
             break
         reasons.append(reason)
         chosen = BACKENDS[chosen.fallback]
-    message = _fallback(requested.name, "; ".join(reasons), chosen) if reasons else None
     if chosen.engine == "ort":
-        return OrtRunner(weights, chosen), chosen.name, message
+        runner = OrtRunner(weights, chosen)
+        if chosen.providers[0] not in runner.providers:
+            # onnxruntime-gpu lists CUDA as available, then quietly runs on the CPU when it cannot load the CUDA
+            # or cuDNN libraries: say so instead of calling it CUDA.
+            reasons.append(f"ONNX Runtime could not start its {chosen.providers[0]} (are the CUDA 12 and cuDNN 9 "
+                           "libraries installed? see README, 'CUDA')")
+            chosen = BACKENDS[chosen.fallback or "cpu"]
+            if chosen.engine == "ort":
+                runner = OrtRunner(weights, chosen)
+            else:
+                runner = OpenCVRunner(net if net is not None else load_net(spec, weights, config), chosen)
+        return runner, chosen.name, _fallback(requested.name, "; ".join(reasons), chosen) if reasons else None
+    message = _fallback(requested.name, "; ".join(reasons), chosen) if reasons else None
     if chosen.engine == "openvino":
         return OpenVINORunner(weights, chosen.precision), chosen.name, message
     if net is None:

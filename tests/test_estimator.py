@@ -243,6 +243,7 @@ def _bf16_estimator():
     return _bf16["est"]
 
 
+@pytest.mark.filterwarnings("ignore:Specified provider:UserWarning")  # ONNX Runtime's own words on the same
 def test_fallbacks_follow_the_chain(model_dir, monkeypatch):
     """A backend that cannot run falls back to its nearest kin, not straight to OpenCV."""
     pytest.importorskip("openvino")
@@ -259,6 +260,13 @@ def test_fallbacks_follow_the_chain(model_dir, monkeypatch):
         with pytest.warns(RuntimeWarning, match="no CUDAExecutionProvider"):
             est = PoseEstimator("mobilenet_v2_0.5", backend="ort-cuda")
         assert est.backend == "ort" and "Running on CPU (ONNX Runtime) instead" in est.backend_message
+
+        # onnxruntime-gpu whose CUDA libraries are missing lists CUDA, then runs on the CPU: named for what it is.
+        monkeypatch.setattr(backends, "ort_providers", lambda: ["CUDAExecutionProvider", *providers])
+        with pytest.warns(RuntimeWarning, match="could not start its CUDAExecutionProvider"):
+            est = PoseEstimator("mobilenet_v2_0.5", backend="ort-cuda")
+        assert est.backend == "ort" and "Running on CPU (ONNX Runtime) instead" in est.backend_message
+        assert len([p for p in est.estimate(read_image("p3.jpg")) if p.score >= 0.2]) == 3
 
     monkeypatch.setattr(backends, "openvino_available", lambda: False)  # nothing of OpenVINO left: OpenCV
     with pytest.warns(RuntimeWarning, match="OpenVINO is not installed"):
