@@ -162,7 +162,7 @@ class PoseEstimator:
         self.min_keypoints = int(min_keypoints)
         self.input_size = tuple(input_size or self.spec.input_size)
         if net is None:
-            weights = resolve(self.spec, download_missing=download)
+            weights = resolve(self.spec, download_missing=download, input_size=self.input_size)
             config = resolve_config(self.spec, download_missing=download)
         else:
             weights = config = None

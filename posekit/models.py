@@ -68,7 +68,12 @@ class ModelSpec:
 
     @property
     def onnx_filename(self) -> str:
-        return f"{Path(self.weights.filename).stem}.posekit{CONVERTER_VERSION}.onnx"
+        return self.onnx_filename_for(None)
+
+    def onnx_filename_for(self, input_size: tuple[int, int] | None) -> str:
+        """The converted graph's file name; other input sizes than the model's own get their own file."""
+        size = "" if input_size is None or tuple(input_size) == self.input_size else f".{input_size[0]}x{input_size[1]}"
+        return f"{Path(self.weights.filename).stem}{size}.posekit{CONVERTER_VERSION}.onnx"
 
 
 def _mobilenet(width: str, tag: str, sha256: str, speed: str) -> ModelSpec:
@@ -235,11 +240,14 @@ def is_downloaded(name: str) -> bool:
     return all((model_dir() / f.filename).exists() for f in files)
 
 
-def resolve(name: str | ModelSpec, *, download_missing: bool = True, progress: ProgressFn | None = None) -> Path:
+def resolve(name: str | ModelSpec, *, download_missing: bool = True, progress: ProgressFn | None = None,
+            input_size: tuple[int, int] | None = None) -> Path:
     """The file ``cv2.dnn.readNet`` loads for model ``name``, fetching (and converting) it first if needed.
 
-    For TFLite models that is the converted float ONNX graph; for Caffe models the ``.caffemodel`` (its
-    prototxt is :func:`resolve_config`).
+    For TFLite models that is the converted float ONNX graph, for the model's input size or ``input_size``
+    (width, height; multiples of 16) when given: OpenCV reshapes a graph to any input, ONNX Runtime and
+    OpenVINO need the graph made for it. For Caffe models the ``.caffemodel`` (its prototxt is
+    :func:`resolve_config`).
     """
     spec = get_model(name)
     weights = fetch(spec.weights, download_missing=download_missing, progress=progress)
@@ -247,15 +255,16 @@ def resolve(name: str | ModelSpec, *, download_missing: bool = True, progress: P
         return weights
     if spec.format != "tflite":  # pragma: no cover - registry invariant
         raise ModelError(f"{spec.name}: unknown model format {spec.format}")
-    onnx_path = _writable(weights.parent) / spec.onnx_filename
+    size = None if input_size is None or tuple(input_size) == spec.input_size else tuple(input_size)
+    onnx_path = _writable(weights.parent) / spec.onnx_filename_for(size)
     with _lock:
         if not onnx_path.exists():
             from .convert import tflite_to_onnx  # noqa: PLC0415
 
             try:
-                tflite_to_onnx(weights, onnx_path)
+                tflite_to_onnx(weights, onnx_path, input_size=size)
             except (ValueError, OSError) as exc:
-                raise ModelError(f"cannot convert {weights.name} for OpenCV: {exc}") from exc
+                raise ModelError(f"cannot convert {weights.name} to ONNX: {exc}") from exc
     return onnx_path
 
 

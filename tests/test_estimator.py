@@ -274,6 +274,26 @@ def test_fallbacks_follow_the_chain(model_dir, monkeypatch):
     assert est.backend == "cpu" and "Running on CPU (OpenCV) instead" in est.backend_message
 
 
+@pytest.mark.parametrize("backend", ["ort", "openvino"])
+def test_other_input_sizes_on_every_engine(fast_estimator, backend, model_dir):
+    """A wider input (640 x 368) runs on ONNX Runtime and OpenVINO too (each gets a graph converted for it,
+    cached beside the default one) and finds what OpenCV finds at that size."""
+    reason = backends.availability(backend)
+    if reason:
+        pytest.skip(reason)
+    wide_cv = PoseEstimator("mobilenet_v2_0.5", input_size=(640, 368))
+    wide = PoseEstimator("mobilenet_v2_0.5", backend=backend, input_size=(640, 368))
+    assert wide.backend == backend
+    assert list(model_dir.glob("*.640x368.posekit1.onnx"))
+    img = read_image("apink2.jpg")
+    a, b = wide_cv.infer(img).output, wide.infer(img).output
+    assert a.shape == b.shape == (57, 46, 80)
+    assert np.abs(a - b).max() < 1e-3
+    assert len(wide.estimate(img)) == len(wide_cv.estimate(img)) >= 5
+    with pytest.raises(ModelError, match="multiples of 16"):
+        PoseEstimator("mobilenet_v2_0.5", backend=backend, input_size=(641, 368))
+
+
 @pytest.mark.parametrize("backend", ["cpu", "ort", "openvino"])
 def test_shared_estimator_is_thread_safe(fast_estimator, backend):
     """8 threads x 20 estimations on mixed images give exactly the serial results, on every CPU engine."""

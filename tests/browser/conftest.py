@@ -6,6 +6,7 @@ downloads a browser here). Screenshots of every page land in $POSEKIT_SCREENSHOT
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -118,7 +119,11 @@ def camera_browser(playwright, tmp_path_factory):
     b.close()
 
 
-def _page_opener(browser, app_url, contexts):
+@contextlib.contextmanager
+def _pages(browser, app_url):
+    """``open_page(path)`` for pages in fresh browser contexts (new Streamlit sessions), closed at the end."""
+    contexts = []
+
     def open_page(path: str = "/"):
         ctx = browser.new_context(viewport={"width": 1400, "height": 1600}, accept_downloads=True)
         ctx.set_default_timeout(LOAD_TIMEOUT_MS)
@@ -128,25 +133,25 @@ def _page_opener(browser, app_url, contexts):
         page.get_by_test_id("stSidebar").get_by_text("Settings").wait_for()
         return page
 
-    return open_page
+    try:
+        yield open_page
+    finally:
+        for ctx in contexts:
+            ctx.close()
 
 
 @pytest.fixture
 def camera_page(camera_browser, app_url):
     """Like ``new_page``, in the browser whose camera films golf.jpg."""
-    contexts = []
-    yield _page_opener(camera_browser, app_url, contexts)
-    for ctx in contexts:
-        ctx.close()
+    with _pages(camera_browser, app_url) as open_page:
+        yield open_page
 
 
 @pytest.fixture
 def new_page(browser, app_url):
     """``new_page(path)``: a page in a fresh browser context (a new Streamlit session) at ``app_url + path``."""
-    contexts = []
-    yield _page_opener(browser, app_url, contexts)
-    for ctx in contexts:
-        ctx.close()
+    with _pages(browser, app_url) as open_page:
+        yield open_page
 
 
 # ------------------------------------------------------------------------------------------------ helpers
