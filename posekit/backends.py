@@ -143,6 +143,7 @@ class OpenCVRunner:
     """Runs a ``cv2.dnn.Net``. Not thread-safe by itself: the estimator serialises calls."""
 
     engine = "opencv"
+    problem: str | None = None  # why it does not run as asked once started (None: it does)
 
     def __init__(self, net: cv2.dnn.Net, backend: Backend):
         self.net = net
@@ -171,6 +172,12 @@ class OrtRunner:
         self.session = ort.InferenceSession(str(path), opts, providers=list(backend.providers))
         self.input_name = self.session.get_inputs()[0].name
         self.providers = self.session.get_providers()
+        self.problem = None
+        if backend.providers[0] not in self.providers:
+            # onnxruntime-gpu lists CUDA as available, then quietly runs on the CPU when it cannot load the CUDA
+            # or cuDNN libraries: say so instead of calling it CUDA.
+            self.problem = (f"ONNX Runtime could not start its {backend.providers[0]} (are the CUDA 12 and "
+                            "cuDNN 9 libraries installed? see README, 'CUDA')")
 
     def __call__(self, blob: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input_name: blob})[0][0]
@@ -182,6 +189,7 @@ class OpenVINORunner:
     reference (see the module docstring)."""
 
     engine = "openvino"
+    problem: str | None = None
 
     def __init__(self, path: Path, precision: str = "f32", threads: int | None = None):
         import openvino as ov  # noqa: PLC0415
@@ -214,35 +222,31 @@ def load_net(spec, weights: Path | None, config: Path | None) -> cv2.dnn.Net:
         raise ModelError(f"OpenCV cannot load {spec.name} ({weights or config}): {exc.err or exc}") from exc
 
 
+def _make_runner(chosen: Backend, spec, weights: Path | None, config: Path | None, net: cv2.dnn.Net | None):
+    if chosen.engine == "ort":
+        return OrtRunner(weights, chosen)
+    if chosen.engine == "openvino":
+        return OpenVINORunner(weights, chosen.precision)
+    return OpenCVRunner(net if net is not None else load_net(spec, weights, config), chosen)
+
+
 def create_runner(spec, backend: str, *, weights: Path | None, config: Path | None = None,
                   net: cv2.dnn.Net | None = None):
-    """(runner, backend name really used, message or None) for ``spec`` on the requested backend."""
+    """(runner, backend name really used, message or None) for ``spec`` on the requested backend: the first
+    backend along the requested one's fallback chain that can run, and says it does once started."""
     chosen = requested = get_backend(backend)
     reasons = []
     while True:
         reason = availability(chosen.name)
         if reason is None and chosen.engine != "opencv" and (net is not None or spec.format != "tflite"):
             reason = f"{chosen.label} runs the converted MobileNetV2 models only"
-        if reason is None or chosen.fallback is None:
-            break
+        if reason is None:
+            runner = _make_runner(chosen, spec, weights, config, net)
+            reason = runner.problem
+            if reason is None:
+                break
+        if chosen.fallback is None:  # pragma: no cover - the table ends every chain at "cpu", which always runs
+            raise ModelError(f"backend {requested.name!r} cannot run: {reason}")
         reasons.append(reason)
         chosen = BACKENDS[chosen.fallback]
-    if chosen.engine == "ort":
-        runner = OrtRunner(weights, chosen)
-        if chosen.providers[0] not in runner.providers:
-            # onnxruntime-gpu lists CUDA as available, then quietly runs on the CPU when it cannot load the CUDA
-            # or cuDNN libraries: say so instead of calling it CUDA.
-            reasons.append(f"ONNX Runtime could not start its {chosen.providers[0]} (are the CUDA 12 and cuDNN 9 "
-                           "libraries installed? see README, 'CUDA')")
-            chosen = BACKENDS[chosen.fallback or "cpu"]
-            if chosen.engine == "ort":
-                runner = OrtRunner(weights, chosen)
-            else:
-                runner = OpenCVRunner(net if net is not None else load_net(spec, weights, config), chosen)
-        return runner, chosen.name, _fallback(requested.name, "; ".join(reasons), chosen) if reasons else None
-    message = _fallback(requested.name, "; ".join(reasons), chosen) if reasons else None
-    if chosen.engine == "openvino":
-        return OpenVINORunner(weights, chosen.precision), chosen.name, message
-    if net is None:
-        net = load_net(spec, weights, config)
-    return OpenCVRunner(net, chosen), chosen.name, message
+    return runner, chosen.name, _fallback(requested.name, "; ".join(reasons), chosen) if reasons else None

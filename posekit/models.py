@@ -71,8 +71,8 @@ class ModelSpec:
         return self.onnx_filename_for(None)
 
     def onnx_filename_for(self, input_size: tuple[int, int] | None) -> str:
-        """The converted graph's file name; other input sizes than the model's own get their own file."""
-        size = "" if input_size is None or tuple(input_size) == self.input_size else f".{input_size[0]}x{input_size[1]}"
+        """The converted graph's file name for ``input_size`` (None: the model's own; others get their own)."""
+        size = f".{input_size[0]}x{input_size[1]}" if input_size else ""
         return f"{Path(self.weights.filename).stem}{size}.posekit{CONVERTER_VERSION}.onnx"
 
 
