@@ -203,17 +203,21 @@ def _pair_up(float_poses, other_poses, cell):
     return out
 
 
-@pytest.mark.parametrize("name", ["p3.jpg", "apink2.jpg", "ski.jpg", "COCO_val2014_000000000192.jpg"])
-def test_openvino_bf16_finds_the_float_people(estimator, name):
-    """bfloat16 trades precision for speed: the same people as float32, joints within a fraction of a cell."""
+@pytest.fixture(scope="module")
+def bf16_estimator(model_dir):
     reason = backends.availability("openvino-bf16")
     if reason:
         pytest.skip(reason)
-    bf16 = _bf16_estimator()
-    assert bf16.backend == "openvino-bf16" and bf16.backend_message is None
+    return PoseEstimator("mobilenet_v2_1.4", backend="openvino-bf16")
+
+
+@pytest.mark.parametrize("name", ["p3.jpg", "apink2.jpg", "ski.jpg", "COCO_val2014_000000000192.jpg"])
+def test_openvino_bf16_finds_the_float_people(estimator, bf16_estimator, name):
+    """bfloat16 trades precision for speed: the same people as float32, joints within a fraction of a cell."""
+    assert bf16_estimator.backend == "openvino-bf16" and bf16_estimator.backend_message is None
     img = read_image(name)
     cell = 8 * max(img.shape[1] / 432, img.shape[0] / 368)  # one output grid cell, in image pixels
-    a, b = estimator.estimate(img), bf16.estimate(img)
+    a, b = estimator.estimate(img), bf16_estimator.estimate(img)
     assert len([p for p in a if p.score >= 0.2]) == len([p for p in b if p.score >= 0.2]) >= 1
     pairs = _pair_up(a, b, cell)
     assert sum(c for c, _, _ in pairs) >= 0.95 * sum(n for _, n, _ in pairs)
@@ -221,26 +225,14 @@ def test_openvino_bf16_finds_the_float_people(estimator, name):
     assert np.median(dev) < 0.1 and np.mean(dev < 1.0) >= 0.95, (np.median(dev), np.mean(dev < 1.0))
 
 
-def test_openvino_bf16_maps_stay_near_the_reference():
+def test_openvino_bf16_maps_stay_near_the_reference(bf16_estimator):
     from conftest import REFERENCE
 
-    reason = backends.availability("openvino-bf16")
-    if reason:
-        pytest.skip(reason)
     ref = np.load(REFERENCE / "dm14_apink2.npz")
     x = np.ascontiguousarray(ref["input_bgr_uint8_nhwc"].astype(np.float32).transpose(0, 3, 1, 2))
-    diff = np.abs(_bf16_estimator().forward(x) - ref["output_nhwc"].reshape(46, 54, 57).transpose(2, 0, 1))
+    diff = np.abs(bf16_estimator.forward(x) - ref["output_nhwc"].reshape(46, 54, 57).transpose(2, 0, 1))
     # Float backends: max 0.04, mean 0.0012. bfloat16 keeps 8 significant bits: about twice that.
     assert 0.0 < diff.max() <= 0.1 and diff.mean() <= 0.003, (diff.max(), diff.mean())
-
-
-_bf16 = {}
-
-
-def _bf16_estimator():
-    if not _bf16:
-        _bf16["est"] = PoseEstimator("mobilenet_v2_1.4", backend="openvino-bf16")
-    return _bf16["est"]
 
 
 @pytest.mark.filterwarnings("ignore:Specified provider:UserWarning")  # ONNX Runtime's own words on the same
