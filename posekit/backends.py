@@ -238,8 +238,8 @@ def create_runner(spec, backend: str, *, weights: Path | None, config: Path | No
     reasons = []
     while True:
         reason = availability(chosen.name)
-        if reason is None and chosen.engine != "opencv" and (net is not None or spec.format != "tflite"):
-            reason = f"{chosen.label} runs the converted MobileNetV2 models only"
+        if reason is None and chosen.engine != "opencv" and (net is not None or spec.format not in ("tflite", "tfjs")):
+            reason = f"{chosen.label} runs the converted MobileNetV2 and MoveNet models only"
         if reason is None:
             runner = _make_runner(chosen, spec, weights, config, net)
             reason = runner.problem

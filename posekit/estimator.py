@@ -11,7 +11,7 @@ import numpy as np
 
 from . import grouping
 from .backends import create_runner, get_backend
-from .errors import InvalidInputError
+from .errors import InvalidInputError, ModelError
 from .layouts import Layout, get_layout
 from .models import DEFAULT_MODEL, ModelSpec, get_model, resolve, resolve_config
 from .pose import Pose
@@ -149,12 +149,19 @@ class PoseEstimator:
         input_size: network input (width, height); default: the model's own.
         net: a ready ``cv2.dnn.Net`` (e.g. built from a prototxt alone) instead of loading the weights.
         download: fetch missing weights from the upstream address (default True).
+        refine: a second stage run last on each person's crop (:mod:`posekit.refine`): "movenet_thunder",
+            "movenet_lightning", "crop" (this network again, on the crop) or None; ``refiner`` holds it.
+        refine_max_people: at most this many people per image are refined (the best scored).
     """
 
     def __init__(self, model: str | ModelSpec = DEFAULT_MODEL, backend: str = "cpu", threshold: float = 0.1, *,
                  paf_threshold: float = 0.05, min_keypoints: int = 3, input_size: tuple[int, int] | None = None,
-                 net: cv2.dnn.Net | None = None, download: bool = True):
+                 net: cv2.dnn.Net | None = None, download: bool = True, refine: str | None = None,
+                 refine_max_people: int = 10):
         self.spec = get_model(model)
+        if self.spec.format == "tfjs":
+            raise ModelError(f"{self.spec.name} is a second-stage model (one person per crop): use "
+                             f"PoseEstimator(refine={self.spec.name!r}) with a first-stage model")
         self.layout = get_layout(self.spec.layout)
         self.requested_backend = get_backend(backend).name
         self.threshold = float(threshold)
@@ -170,6 +177,10 @@ class PoseEstimator:
             self.spec, self.requested_backend, weights=weights, config=config, net=net)
         self._lock = threading.Lock()
         self.last_timings: dict[str, float] = {}
+        from .refine import make_refiner  # noqa: PLC0415 - second stage (posekit.refine)
+
+        self.refiner = make_refiner(refine, estimator=self, backend=self.requested_backend,
+                                    max_people=refine_max_people, download=download)
 
     @property
     def name(self) -> str:
@@ -223,4 +234,12 @@ class PoseEstimator:
                            paf_threshold=self.paf_threshold, min_keypoints=self.min_keypoints)
         inf.timings["decode"] = (time.perf_counter() - t0) * 1e3
         self.last_timings = inf.timings
-        return sorted(poses, key=lambda p: -p.score)
+        poses = sorted(poses, key=lambda p: -p.score)
+        return self._refine(image, poses, inf.timings) if self.refiner is not None else poses
+
+    def _refine(self, image: np.ndarray, poses: list[Pose], timings: dict[str, float]) -> list[Pose]:
+        """The second stage (``refine=``), timed as ``timings["refine"]``."""
+        t0 = time.perf_counter()
+        poses = self.refiner.refine(as_bgr(image), poses)
+        timings["refine"] = (time.perf_counter() - t0) * 1e3
+        return poses

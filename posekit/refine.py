@@ -1,0 +1,228 @@
+"""Second stage: re-estimate each person the first stage found, on a square crop around that person.
+
+The first stage (an OpenPose-style network) finds every person at once but places joints loosely, and worse the
+smaller a person is in its input. A second stage looks at one person at a time, at the network's own scale:
+
+* :class:`MoveNetRefiner` (``"movenet_thunder"``, ``"movenet_lightning"``): Google's MoveNet SinglePose on each
+  person's crop (all crops in one forward), COCO-17 mapped into COCO-18.
+* :class:`CropRefiner` (``"crop"``): the first-stage network itself re-run on each person's crop, keeping the
+  pose that matches that person. No extra model; it makes the keypoints of a small person as good as a large one's.
+
+A refiner is anything with ``refine(image_bgr, poses) -> list[Pose]`` (:class:`Refiner`); the estimator calls it
+last (``PoseEstimator(refine="movenet_thunder")``). What every refiner keeps:
+
+* the same people, in the same order, in the COCO-18 layout, so drawing, matching, export and tracking work
+  unchanged; the person score of the first stage (it ranks people for COCO AP);
+* people with fewer than ``min_keypoints`` found keypoints, and those beyond the ``max_people`` best scored,
+  keep their first-stage keypoints (the cost is per person);
+* ``pose.extra["refined"]`` names the refiner that moved a person.
+
+Crop geometry (:func:`person_crop`): a square centred on the box around the person's keypoints, side ``margin``
+(default 1.6) times the box's longer side, not rotated; parts outside the image are padded black; keypoints
+found in the crop are mapped back to image pixels.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Protocol, runtime_checkable
+
+import cv2
+import numpy as np
+
+from .layouts import COCO18
+from .movenet import Crop, MoveNet, crop_square
+from .pose import Pose
+
+#: Names accepted by :func:`make_refiner` (and ``PoseEstimator(refine=...)``, the CLI's ``--refine``).
+REFINERS = ("movenet_thunder", "movenet_lightning", "crop")
+DEFAULT_MARGIN = 1.6
+DEFAULT_MAX_PEOPLE = 10
+DEFAULT_MIN_KEYPOINTS = 4
+
+_NECK = COCO18.index("Neck")
+_RSHO, _LSHO = COCO18.index("RShoulder"), COCO18.index("LShoulder")
+#: COCO-18 index of each COCO-17 keypoint (MoveNet's order).
+_COCO17_TO_18 = np.array(COCO18.coco17, np.int64)
+
+
+@runtime_checkable
+class Refiner(Protocol):
+    """A second stage: ``refine(image_bgr, poses)`` returns the same people with better keypoints."""
+
+    name: str
+
+    def refine(self, image_bgr: np.ndarray, poses: list[Pose]) -> list[Pose]: ...
+
+
+def person_crop(pose: Pose, margin: float = DEFAULT_MARGIN, min_side: float = 16.0) -> Crop | None:
+    """The square crop around ``pose``: centred on its keypoint box, side ``margin`` x the box's longer side
+    (at least ``min_side`` pixels). None when the pose has fewer than two keypoints."""
+    pts = pose.keypoints[pose.visible, :2]
+    if len(pts) < 2:
+        return None
+    (x0, y0), (x1, y1) = pts.min(axis=0), pts.max(axis=0)
+    side = max(float(max(x1 - x0, y1 - y0)) * margin, min_side)
+    cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0
+    return Crop(float(cx - side / 2), float(cy - side / 2), side)
+
+
+def _candidates(poses: list[Pose], max_people: int, min_keypoints: int) -> list[int]:
+    """Indices of the people to refine: enough keypoints, the ``max_people`` best scored."""
+    ok = [i for i, p in enumerate(poses) if p.layout == "COCO-18" and p.num_visible >= min_keypoints]
+    ok.sort(key=lambda i: -poses[i].score)
+    return sorted(ok[:max(0, int(max_people))])
+
+
+def _agreement(a: np.ndarray, b: np.ndarray, scale: float) -> tuple[float, int]:
+    """Mean exp(-d^2 / (2 (0.1 scale)^2)) over keypoints found in both (K, 3) arrays, and how many."""
+    both = (a[:, 2] > 0) & (b[:, 2] > 0)
+    n = int(both.sum())
+    if n == 0:
+        return 0.0, 0
+    d2 = ((a[both, :2] - b[both, :2]) ** 2).sum(axis=1)
+    return float(np.exp(-d2 / (2 * (0.1 * scale) ** 2)).mean()), n
+
+
+class MoveNetRefiner:
+    """MoveNet SinglePose (Thunder or Lightning) on each person's crop; thread-safe (the network is locked).
+
+    Args:
+        model: ``"movenet_thunder"`` (256 px, accurate) or ``"movenet_lightning"`` (192 px, about 3x faster).
+        backend: where MoveNet runs (a name of :mod:`posekit.backends`; falls back like the estimator).
+        margin: crop side / the person's keypoint box side.
+        max_people: at most this many people per image are refined (the best scored).
+        min_keypoints: people with fewer found keypoints keep the first stage's.
+        keypoint_threshold: MoveNet keypoints scoring below it are dropped (the first stage's is kept if it
+            found that keypoint).
+    """
+
+    def __init__(self, model: str = "movenet_thunder", backend: str = "cpu", *, margin: float = DEFAULT_MARGIN,
+                 max_people: int = DEFAULT_MAX_PEOPLE, min_keypoints: int = DEFAULT_MIN_KEYPOINTS,
+                 keypoint_threshold: float = 0.1, download: bool = True, net: MoveNet | None = None):
+        self.net = net or MoveNet(model, backend, download=download)
+        self.name = self.net.name
+        self.backend = self.net.backend
+        self.margin = float(margin)
+        self.max_people = int(max_people)
+        self.min_keypoints = int(min_keypoints)
+        self.keypoint_threshold = float(keypoint_threshold)
+
+    def __repr__(self) -> str:
+        return f"MoveNetRefiner({self.name!r}, backend={self.backend!r}, margin={self.margin})"
+
+    def refine(self, image_bgr: np.ndarray, poses: list[Pose]) -> list[Pose]:
+        idx = _candidates(poses, self.max_people, self.min_keypoints)
+        if not idx:
+            return list(poses)
+        crops = [person_crop(poses[i], self.margin) for i in idx]
+        keep = [(i, c) for i, c in zip(idx, crops) if c is not None]
+        size = self.net.size
+        batch = np.stack([cv2.cvtColor(crop_square(image_bgr, c, size), cv2.COLOR_BGR2RGB) for _, c in keep])
+        yx_score = self.net.predict(batch)  # one forward for everyone
+        out = list(poses)
+        for (i, crop), res in zip(keep, yx_score):
+            out[i] = self._merge(poses[i], crop, res)
+        return out
+
+    def _merge(self, first: Pose, crop: Crop, res: np.ndarray) -> Pose:
+        kp = first.keypoints.copy()
+        xy = crop.to_image(res[:, :2])
+        conf = res[:, 2]
+        good = conf >= self.keypoint_threshold
+        rows = _COCO17_TO_18[good]
+        kp[rows, 0:2] = xy[good]
+        kp[rows, 2] = np.maximum(conf[good], 1e-3)
+        # Neck: the first stage's, unless the shoulders moved: then their midpoint.
+        if good[5] and good[6]:
+            kp[_NECK, :2] = (kp[_RSHO, :2] + kp[_LSHO, :2]) / 2
+            kp[_NECK, 2] = min(kp[_RSHO, 2], kp[_LSHO, 2])
+        extra = dict(first.extra)
+        extra["refined"] = self.name
+        return Pose(kp, first.score, first.layout, extra)
+
+
+class CropRefiner:
+    """The first-stage network re-run on each person's crop at network scale (issue 9: matching independent
+    of how large the person appears). Thread-safe through the estimator's own lock.
+
+    The crop is resized so the person fills the network input (small people are enlarged); among the people
+    found in it, the one whose keypoints agree best with the first-stage person is kept, mapped back.
+    """
+
+    name = "crop"
+
+    def __init__(self, estimator, *, margin: float = DEFAULT_MARGIN, max_people: int = DEFAULT_MAX_PEOPLE,
+                 min_keypoints: int = DEFAULT_MIN_KEYPOINTS):
+        self.estimator = estimator
+        self.margin = float(margin)
+        self.max_people = int(max_people)
+        self.min_keypoints = int(min_keypoints)
+        self.backend = getattr(estimator, "backend", None)
+
+    def __repr__(self) -> str:
+        return f"CropRefiner(margin={self.margin})"
+
+    def _crop_size(self) -> int:
+        """Side of the square crop image: the network input's shorter side (the person fills it)."""
+        size = getattr(self.estimator, "input_size", None) or self.estimator.spec.input_size
+        return int(min(size))
+
+    def refine(self, image_bgr: np.ndarray, poses: list[Pose]) -> list[Pose]:
+        out = list(poses)
+        size = self._crop_size()
+        est = self.estimator
+        for i in _candidates(poses, self.max_people, self.min_keypoints):
+            first = poses[i]
+            crop = person_crop(first, self.margin)
+            if crop is None:
+                continue
+            patch = crop_square(image_bgr, crop, size)
+            found = est.infer(patch).decode(threshold=est.threshold, paf_threshold=est.paf_threshold,
+                                            min_keypoints=est.min_keypoints)
+            if not found:
+                continue
+            s = crop.side / size
+            # Keypoints in the crop image's pixels -> image pixels (pixel centres: u = (j + 0.5) * s - 0.5).
+            mapped = [p.scaled(s, s, crop.x0 + 0.5 * s - 0.5, crop.y0 + 0.5 * s - 0.5) for p in found]
+            x0, y0, x1, y1 = first.bbox()
+            scale = max(x1 - x0, y1 - y0, 1.0)
+            scores = [_agreement(first.keypoints, m.keypoints, scale) for m in mapped]
+            best = int(np.argmax([a * n for a, n in scores]))
+            agree, n = scores[best]
+            if n < min(self.min_keypoints, first.num_visible) or agree < 0.3:
+                continue  # nobody in the crop is clearly this person: keep the first stage's
+            kp = mapped[best].keypoints.copy()
+            lost = (kp[:, 2] <= 0) & first.visible  # not found in the crop: the first stage's stays
+            kp[lost] = first.keypoints[lost]
+            extra = dict(first.extra)
+            extra["refined"] = self.name
+            out[i] = Pose(kp, first.score, first.layout, extra)
+        return out
+
+
+_make_lock = threading.Lock()
+
+
+def make_refiner(name: str | Refiner | None, *, estimator=None, backend: str = "cpu",
+                 margin: float = DEFAULT_MARGIN, max_people: int = DEFAULT_MAX_PEOPLE,
+                 download: bool = True) -> Refiner | None:
+    """The refiner called ``name`` (see :data:`REFINERS`; None or "none": no second stage). A ready
+    :class:`Refiner` (anything with ``refine(image_bgr, poses)``) passes through: the plug-in point."""
+    if name is not None and not isinstance(name, str):
+        if not callable(getattr(name, "refine", None)):
+            raise TypeError(f"a refiner needs a refine(image_bgr, poses) method, got {type(name).__name__}")
+        return name
+    if name is None or str(name).lower() in ("", "none", "off"):
+        return None
+    key = str(name).lower()
+    if key == "crop":
+        if estimator is None:
+            raise ValueError("the 'crop' refiner re-runs the first-stage estimator: pass estimator=")
+        return CropRefiner(estimator, margin=margin, max_people=max_people)
+    if key in ("movenet_thunder", "movenet_lightning"):
+        with _make_lock:
+            return MoveNetRefiner(key, backend, margin=margin, max_people=max_people, download=download)
+    from .errors import ModelError  # noqa: PLC0415
+
+    raise ModelError(f"unknown second stage {name!r}; choose one of: none, {', '.join(REFINERS)}")
