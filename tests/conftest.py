@@ -15,6 +15,7 @@ IMAGES = MEDIA / "images"
 VIDEOS = MEDIA / "videos"
 TFLITE_DIR = SHARED / "models" / "mobilenet_v2_openpose"
 CMU_DIR = SHARED / "models" / "cmu_openpose"
+MOVENET_DIR = SHARED / "models" / "movenet"
 REFERENCE = SHARED / "reference"
 
 if not SHARED.is_dir():  # pragma: no cover - a broken checkout, not a test outcome
@@ -29,6 +30,8 @@ def model_dir(tmp_path_factory) -> Path:
     """
     d = tmp_path_factory.mktemp("models")
     for f in TFLITE_DIR.glob("*.tflite"):
+        (d / f.name).symlink_to(f)
+    for f in [*MOVENET_DIR.glob("movenet-*.json"), *MOVENET_DIR.glob("movenet-*.bin")]:
         (d / f.name).symlink_to(f)
     os.environ["POSEKIT_MODEL_DIR"] = str(d)
     return d
