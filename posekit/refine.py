@@ -95,11 +95,14 @@ class MoveNetRefiner:
         min_keypoints: people with fewer found keypoints keep the first stage's.
         keypoint_threshold: MoveNet keypoints scoring below it are dropped (the first stage's is kept if it
             found that keypoint).
+        min_agreement: MoveNet's person must agree with the first stage's this much (mean over shared
+            keypoints of exp(-d^2 / (2 (0.1 box)^2))), else it found a neighbour and the first stage's stays.
     """
 
     def __init__(self, model: str = "movenet_thunder", backend: str = "cpu", *, margin: float = DEFAULT_MARGIN,
                  max_people: int = DEFAULT_MAX_PEOPLE, min_keypoints: int = DEFAULT_MIN_KEYPOINTS,
-                 keypoint_threshold: float = 0.1, download: bool = True, net: MoveNet | None = None):
+                 keypoint_threshold: float = 0.1, min_agreement: float = 0.3, download: bool = True,
+                 net: MoveNet | None = None):
         self.net = net or MoveNet(model, backend, download=download)
         self.name = self.net.name
         self.backend = self.net.backend
@@ -107,6 +110,7 @@ class MoveNetRefiner:
         self.max_people = int(max_people)
         self.min_keypoints = int(min_keypoints)
         self.keypoint_threshold = float(keypoint_threshold)
+        self.min_agreement = float(min_agreement)
 
     def __repr__(self) -> str:
         return f"MoveNetRefiner({self.name!r}, backend={self.backend!r}, margin={self.margin})"
@@ -122,14 +126,24 @@ class MoveNetRefiner:
         yx_score = self.net.predict(batch)  # one forward for everyone
         out = list(poses)
         for (i, crop), res in zip(keep, yx_score):
-            out[i] = self._merge(poses[i], crop, res)
+            merged = self._merge(poses[i], crop, res)
+            if merged is not None:
+                out[i] = merged
         return out
 
-    def _merge(self, first: Pose, crop: Crop, res: np.ndarray) -> Pose:
+    def _merge(self, first: Pose, crop: Crop, res: np.ndarray) -> Pose | None:
+        """The first-stage pose with MoveNet's keypoints; None when MoveNet found somebody else (in a crowd the
+        crop holds several people: the one MoveNet picks must agree with the first stage's person)."""
         kp = first.keypoints.copy()
         xy = crop.to_image(res[:, :2])
         conf = res[:, 2]
         good = conf >= self.keypoint_threshold
+        new = np.zeros_like(kp)
+        new[_COCO17_TO_18[good], :2] = xy[good]
+        new[_COCO17_TO_18[good], 2] = 1.0
+        agree, n = _agreement(first.keypoints, new, crop.side / self.margin)
+        if n >= 3 and agree < self.min_agreement:
+            return None
         rows = _COCO17_TO_18[good]
         kp[rows, 0:2] = xy[good]
         kp[rows, 2] = np.maximum(conf[good], 1e-3)
