@@ -23,5 +23,5 @@ PAGES = {
 st.session_state["_pages"] = PAGES
 
 page = st.navigation(list(PAGES.values()))
-st.session_state["_settings"] = common.sidebar()
+st.session_state["_settings"] = common.sidebar(page.url_path)
 page.run()

@@ -18,6 +18,7 @@ from posekit.draw import draw_poses
 from posekit.errors import InvalidInputError
 from posekit.imageio import IMAGE_TYPES, encode_image, load_image
 from posekit.pose import Pose
+from posekit.refine import DEFAULT_MAX_PEOPLE
 
 #: The models on the fast <-> accurate slider, fastest first.
 SLIDER_MODELS = [name for name, spec in MODELS.items() if spec.format == "tflite"]
@@ -36,6 +37,7 @@ class Settings:
     threshold: float
     labels: bool
     line_width: int  # 0: automatic (scaled to the image)
+    refine: str = "none"  # second stage (posekit.refine): "none", "movenet_thunder", "movenet_lightning", "crop"
 
     def draw(self, image: np.ndarray, poses: Sequence[Pose], **kw: Any) -> np.ndarray:
         """Draw ``poses`` over ``image`` with the display options."""
@@ -63,8 +65,35 @@ def _backend_label(name: str) -> str:
     return label if availability(name) is None else f"{label} (unavailable)"
 
 
-def sidebar() -> Settings:
-    """Render the shared sidebar (model, backend, threshold, display options) and return the choices."""
+#: Second stage choices (posekit.refine), with what each costs (bench/bench_refine.py, 2 CPU cores, OpenCV).
+REFINE_CHOICES = {
+    "none": "Off (first stage only, fastest)",
+    "movenet_lightning": "MoveNet Lightning (+≈15 ms per person; for video and webcam)",
+    "movenet_thunder": "MoveNet Thunder (+≈40 ms per person; most accurate)",
+    "crop": "Same network on each person (+1 network run per person)",
+}
+#: Pages that show photos get the accurate second stage by default; video and webcam run without one.
+PHOTO_PAGES = ("", "image", "matching")
+
+
+def _refine_choice(sb, page: str) -> str:
+    photo = page in PHOTO_PAGES
+    return sb.selectbox(
+        "Second stage (photos)" if photo else "Second stage (video and webcam)",
+        list(REFINE_CHOICES),
+        index=list(REFINE_CHOICES).index("movenet_thunder" if photo else "none"),
+        format_func=REFINE_CHOICES.get,
+        key="sb_refine_photo" if photo else "sb_refine_live",
+        help="After the first network finds everyone, each person is looked at again, cropped and enlarged: "
+             "joints land where they belong, small or large. MoveNet Thunder is the most accurate; Lightning is "
+             "about three times faster and keeps the webcam live. The cost grows with the number of people "
+             f"(at most {DEFAULT_MAX_PEOPLE} per picture are re-checked).",
+    )
+
+
+def sidebar(page: str = "") -> Settings:
+    """Render the shared sidebar (model, backend, threshold, second stage, display options) and return the
+    choices. ``page`` (the url path of the page shown) picks which second-stage choice is shown."""
     sb = st.sidebar
     sb.header("Settings")
     model = sb.select_slider(
@@ -87,12 +116,30 @@ def sidebar() -> Settings:
         "Keypoint threshold", 0.01, 0.9, 0.1, 0.01, key="sb_threshold",
         help="Minimum heatmap peak for a keypoint: lower finds more (and more false) keypoints.",
     )
+    refine = _refine_choice(sb, page)
     with sb.expander("Display", expanded=False):
         labels = st.checkbox("Keypoint labels", False, key="sb_labels")
         line_width = st.slider("Line width (0 = automatic)", 0, 20, 0, key="sb_line_width")
-    settings = Settings(model, backend, float(threshold), bool(labels), int(line_width))
+    settings = Settings(model, backend, float(threshold), bool(labels), int(line_width), refine=str(refine))
     _backend_status(sb, settings)
+    _refine_status(sb, settings)
     return settings
+
+
+def _refine_status(container, settings: Settings) -> None:
+    """Say which second stage runs (and on what)."""
+    try:
+        est = estimator(settings)
+    except PosekitError:
+        return
+    ref = getattr(est, "refiner", None)
+    if ref is None:
+        container.caption("No second stage: keypoints as the first network found them.")
+        return
+    where = BACKENDS[ref.backend].label if getattr(ref, "backend", None) in BACKENDS else "the same backend"
+    what = {"movenet_thunder": "MoveNet Thunder", "movenet_lightning": "MoveNet Lightning",
+            "crop": "the same network on each person"}.get(ref.name, ref.name)
+    container.caption(f"Second stage: **{what}** on **{where}**, for up to {DEFAULT_MAX_PEOPLE} people.")
 
 
 def _backend_status(container, settings: Settings) -> None:
@@ -110,15 +157,16 @@ def _backend_status(container, settings: Settings) -> None:
 
 
 @st.cache_resource(show_spinner="Loading the model (the first time, it is converted to ONNX)…", max_entries=8)
-def load_estimator(model: str, backend: str) -> PoseEstimator:
-    """One shared estimator per (model, backend) for every session (it is thread-safe)."""
-    return PoseEstimator(model=model, backend=backend)
+def load_estimator(model: str, backend: str, refine: str = "none") -> PoseEstimator:
+    """One shared estimator per (model, backend, second stage) for every session (it is thread-safe)."""
+    return PoseEstimator(model=model, backend=backend, refine=None if refine == "none" else refine,
+                         refine_max_people=DEFAULT_MAX_PEOPLE)
 
 
 def estimator(settings: Settings | None = None) -> PoseEstimator:
     """The cached estimator for the sidebar's model and backend."""
     settings = settings or current()
-    return load_estimator(settings.model, settings.backend)
+    return load_estimator(settings.model, settings.backend, settings.refine)
 
 
 def estimator_or_stop(settings: Settings) -> PoseEstimator:
@@ -175,7 +223,7 @@ def upload_image(label: str, key: str, help: str | None = None) -> tuple[np.ndar
 def poses_for(slot: str, image: np.ndarray, image_key: str, settings: Settings) -> list[Pose]:
     """Poses of an uploaded image, computed once per (image, model, backend, threshold) in this session."""
     est = estimator_or_stop(settings)
-    key = (image_key, settings.model, est.backend, settings.threshold)
+    key = (image_key, settings.model, est.backend, settings.threshold, settings.refine)
     return memo(f"poses:{slot}", key, lambda: estimate(est, image, settings))
 
 

@@ -142,9 +142,9 @@ MODELS: dict[str, ModelSpec] = {m.name: m for m in (
          "pose_deploy_linevec_faster_4_stages.prototxt", "mpi_pose_deploy_linevec_faster_4_stages.prototxt",
          "80f9778dd8ca4f72e1f4f961736e8593ba7b433aa1bd0279d4f0f83f710d6679", "MPI-15"),
     _movenet("thunder", 256, "7ac4e2a8449fc279f71b8b0ba52f7c5daafc124ce9b6bf7549289ca432e342b6",
-             "a2925747fccaf737c0f20eacdeff919efd5d514e90242397002a0de349dff18c", "second stage, accurate"),
+             "a2925747fccaf737c0f20eacdeff919efd5d514e90242397002a0de349dff18c", "2nd stage"),
     _movenet("lightning", 192, "df8cbde44d00f533ccc4916a7c6ebc17316532fb3fadad114ec667fef22872e9",
-             "bf97bc10d9c8a11200b0190ed64ce039b6252f1aff7cb552aca99b3d191c2f34", "second stage, fast"),
+             "bf97bc10d9c8a11200b0190ed64ce039b6252f1aff7cb552aca99b3d191c2f34", "2nd stage, fast"),
 )}
 #: Multi-person networks (what PoseEstimator runs, what --model and the app's model choice offer).
 FIRST_STAGE_MODELS: list[str] = [n for n, m in MODELS.items() if m.format != "tfjs"]

@@ -36,6 +36,9 @@ from .pose import Pose
 
 #: Names accepted by :func:`make_refiner` (and ``PoseEstimator(refine=...)``, the CLI's ``--refine``).
 REFINERS = ("movenet_thunder", "movenet_lightning", "crop")
+#: The second stage photos get by default (CLI estimate and match, the app's Image and Matching pages): the
+#: accuracy benchmark (bench/bench_accuracy.py) decided it.
+PHOTO_REFINE = "movenet_thunder"
 DEFAULT_MARGIN = 1.6
 DEFAULT_MAX_PEOPLE = 10
 DEFAULT_MIN_KEYPOINTS = 4

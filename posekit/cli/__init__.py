@@ -19,8 +19,9 @@ from ..errors import PosekitError
 COMMANDS = ["estimate", "video", "match", "models"]
 
 
-def add_model_options(parser: argparse.ArgumentParser, *, threshold: bool = True) -> None:
-    """--model / --backend (/ --threshold), shared by the subcommands that run a network."""
+def add_model_options(parser: argparse.ArgumentParser, *, threshold: bool = True, refine: str | None = None) -> None:
+    """--model / --backend (/ --threshold) (/ --refine, with ``refine`` its default), shared by the subcommands
+    that run a network."""
     from ..backends import BACKENDS
     from ..models import DEFAULT_MODEL, FIRST_STAGE_MODELS
 
@@ -30,6 +31,12 @@ def add_model_options(parser: argparse.ArgumentParser, *, threshold: bool = True
                         help="where the network runs (default: %(default)s)")
     if threshold:
         parser.add_argument("--threshold", type=float, default=0.1, help="keypoint threshold (default: %(default)s)")
+    if refine is not None:
+        from ..refine import REFINERS
+
+        parser.add_argument("--refine", default=refine, choices=["none", *REFINERS],
+                            help="second stage on each person's crop: MoveNet Thunder (accurate), Lightning "
+                                 "(faster), crop (the same network again) or none (default: %(default)s)")
 
 
 def make_estimator(args: argparse.Namespace):
@@ -44,7 +51,12 @@ def make_estimator(args: argparse.Namespace):
         if not is_downloaded(args.model):
             print(f"downloading {args.model} (first use)...", file=sys.stderr)
             resolve(args.model, progress=print_progress)
-        est = PoseEstimator(args.model, backend=args.backend, threshold=getattr(args, "threshold", 0.1))
+        refine = getattr(args, "refine", None)
+        if refine and refine != "none" and refine.startswith("movenet") and not is_downloaded(refine):
+            print(f"downloading {refine} (first use)...", file=sys.stderr)
+            resolve(refine, progress=print_progress)
+        est = PoseEstimator(args.model, backend=args.backend, threshold=getattr(args, "threshold", 0.1),
+                            refine=None if refine in (None, "none") else refine)
     if est.backend_message:
         print(f"warning: {est.backend_message}", file=sys.stderr)
     return est

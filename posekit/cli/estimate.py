@@ -6,13 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..refine import PHOTO_REFINE
 from . import add_model_options, make_estimator
 
 
 def register(sub) -> None:
     p = sub.add_parser("estimate", help="estimate poses in images")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files")
-    add_model_options(p)
+    add_model_options(p, refine=PHOTO_REFINE)
     p.add_argument("--output", "-o", type=Path, help="directory for the overlays (<stem>_rendered.png)")
     p.add_argument("--json-dir", type=Path, help="directory for <stem>_keypoints.json (OpenPose format)")
     p.add_argument("--labels", action="store_true", help="write keypoint names on the overlay")
