@@ -18,7 +18,7 @@ from posekit.draw import draw_poses
 from posekit.errors import InvalidInputError
 from posekit.imageio import IMAGE_TYPES, encode_image, load_image
 from posekit.pose import Pose
-from posekit.refine import DEFAULT_MAX_PEOPLE
+from posekit.refine import DEFAULT_MAX_PEOPLE, MATCH_PASSES
 
 #: The models on the fast <-> accurate slider, fastest first.
 SLIDER_MODELS = [name for name, spec in MODELS.items() if spec.format == "tflite"]
@@ -38,6 +38,7 @@ class Settings:
     labels: bool
     line_width: int  # 0: automatic (scaled to the image)
     refine: str = "none"  # second stage (posekit.refine): "none", "movenet_thunder", "movenet_lightning", "crop"
+    refine_passes: int = 1  # MoveNet passes: 2 on the Pose Matching page (keypoints independent of size)
 
     def draw(self, image: np.ndarray, poses: Sequence[Pose], **kw: Any) -> np.ndarray:
         """Draw ``poses`` over ``image`` with the display options."""
@@ -120,7 +121,8 @@ def sidebar(page: str = "") -> Settings:
     with sb.expander("Display", expanded=False):
         labels = st.checkbox("Keypoint labels", False, key="sb_labels")
         line_width = st.slider("Line width (0 = automatic)", 0, 20, 0, key="sb_line_width")
-    settings = Settings(model, backend, float(threshold), bool(labels), int(line_width), refine=str(refine))
+    settings = Settings(model, backend, float(threshold), bool(labels), int(line_width), refine=str(refine),
+                        refine_passes=MATCH_PASSES if page == "matching" else 1)
     _backend_status(sb, settings)
     _refine_status(sb, settings)
     return settings
@@ -157,16 +159,16 @@ def _backend_status(container, settings: Settings) -> None:
 
 
 @st.cache_resource(show_spinner="Loading the model (the first time, it is converted to ONNX)…", max_entries=8)
-def load_estimator(model: str, backend: str, refine: str = "none") -> PoseEstimator:
+def load_estimator(model: str, backend: str, refine: str = "none", refine_passes: int = 1) -> PoseEstimator:
     """One shared estimator per (model, backend, second stage) for every session (it is thread-safe)."""
     return PoseEstimator(model=model, backend=backend, refine=None if refine == "none" else refine,
-                         refine_max_people=DEFAULT_MAX_PEOPLE)
+                         refine_max_people=DEFAULT_MAX_PEOPLE, refine_passes=refine_passes)
 
 
 def estimator(settings: Settings | None = None) -> PoseEstimator:
     """The cached estimator for the sidebar's model and backend."""
     settings = settings or current()
-    return load_estimator(settings.model, settings.backend, settings.refine)
+    return load_estimator(settings.model, settings.backend, settings.refine, settings.refine_passes)
 
 
 def estimator_or_stop(settings: Settings) -> PoseEstimator:
@@ -223,7 +225,7 @@ def upload_image(label: str, key: str, help: str | None = None) -> tuple[np.ndar
 def poses_for(slot: str, image: np.ndarray, image_key: str, settings: Settings) -> list[Pose]:
     """Poses of an uploaded image, computed once per (image, model, backend, threshold) in this session."""
     est = estimator_or_stop(settings)
-    key = (image_key, settings.model, est.backend, settings.threshold, settings.refine)
+    key = (image_key, settings.model, est.backend, settings.threshold, settings.refine, settings.refine_passes)
     return memo(f"poses:{slot}", key, lambda: estimate(est, image, settings))
 
 

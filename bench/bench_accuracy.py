@@ -47,6 +47,8 @@ CONFIGS = [
     "--model mobilenet_v2_1.4 --refine crop",
     "--model mobilenet_v2_1.4 --refine movenet_lightning",
     "--model mobilenet_v2_1.4 --refine movenet_thunder",
+    "--model mobilenet_v2_1.4 --refine movenet_thunder --refine-passes 2",
+    "--model mobilenet_v2_1.4 --refine movenet_lightning --refine-passes 2",
     "--model mobilenet_v2_1.4 --refine movenet_thunder --refine-margin 1.3",
     "--model mobilenet_v2_1.4 --refine movenet_thunder --refine-margin 2.0",
     "--model mobilenet_v2_0.5 --refine movenet_thunder",

@@ -177,6 +177,8 @@ class PoseEstimator:
             "movenet_lightning", "crop" (this network again, on the crop) or None; ``refiner`` holds it.
         refine_max_people: at most this many people per image are refined (the best scored).
         refine_margin: the crop's side over the person's keypoint box side (see :func:`posekit.refine.person_crop`).
+        refine_passes: MoveNet passes: 1 (default, the most accurate keypoints), 2 (re-cropped around
+            MoveNet's own keypoints: the same keypoints at any size, what matching uses; see ``MoveNetRefiner``).
     """
 
     #: Converted graphs kept compiled at once (ONNX Runtime and OpenVINO need one per input size).
@@ -186,7 +188,7 @@ class PoseEstimator:
                  paf_threshold: float = 0.05, min_keypoints: int = 3,
                  input_size: tuple[int, int] | str | None = "auto", scales: Sequence[float] = (1.0,),
                  net: cv2.dnn.Net | None = None, download: bool = True, refine: str | None = None,
-                 refine_max_people: int = 10, refine_margin: float = 1.6):
+                 refine_max_people: int = 10, refine_margin: float = 1.6, refine_passes: int = 1):
         self.spec = get_model(model)
         if self.spec.format == "tfjs":
             raise ModelError(f"{self.spec.name} is a second-stage model (one person per crop): use "
@@ -224,7 +226,8 @@ class PoseEstimator:
         from .refine import make_refiner  # noqa: PLC0415 - second stage (posekit.refine)
 
         self.refiner = make_refiner(refine, estimator=self, backend=self.requested_backend,
-                                    max_people=refine_max_people, margin=refine_margin, download=download)
+                                    max_people=refine_max_people, margin=refine_margin, passes=refine_passes,
+                                    download=download)
 
     @property
     def name(self) -> str:

@@ -39,6 +39,9 @@ REFINERS = ("movenet_thunder", "movenet_lightning", "crop")
 #: The second stage photos get by default (CLI estimate and match, the app's Image and Matching pages): the
 #: accuracy benchmark (bench/bench_accuracy.py) decided it.
 PHOTO_REFINE = "movenet_thunder"
+#: MoveNet passes for matching (CLI ``match``, the app's Pose Matching page): 2 makes the keypoints independent
+#: of the person's size in the picture (tests/test_refine.py, the scale test).
+MATCH_PASSES = 2
 DEFAULT_MARGIN = 1.6
 DEFAULT_MAX_PEOPLE = 10
 DEFAULT_MIN_KEYPOINTS = 4
@@ -98,14 +101,20 @@ class MoveNetRefiner:
         min_keypoints: people with fewer found keypoints keep the first stage's.
         keypoint_threshold: MoveNet keypoints scoring below it are dropped (the first stage's is kept if it
             found that keypoint).
+        passes: 1 (default): one pass on the crop around the first stage's keypoints (the most accurate
+            keypoints on the accuracy benchmark). 2: then re-crop around the keypoints MoveNet found (those
+            scoring at least ``recrop_threshold``; 0.2 as in MoveNet's own cropping on video) and run it again:
+            the crop then depends on the person, not on how the first stage saw them, so a person gets the same
+            keypoints at any size in the picture (what matching needs: :data:`MATCH_PASSES`); a second forward
+            per person, and a little lower AP.
         min_agreement: MoveNet's person must agree with the first stage's this much (mean over shared
             keypoints of exp(-d^2 / (2 (0.1 box)^2))), else it found a neighbour and the first stage's stays.
     """
 
     def __init__(self, model: str = "movenet_thunder", backend: str = "cpu", *, margin: float = DEFAULT_MARGIN,
                  max_people: int = DEFAULT_MAX_PEOPLE, min_keypoints: int = DEFAULT_MIN_KEYPOINTS,
-                 keypoint_threshold: float = 0.1, min_agreement: float = 0.3, download: bool = True,
-                 net: MoveNet | None = None):
+                 keypoint_threshold: float = 0.1, min_agreement: float = 0.3, passes: int = 1,
+                 recrop_threshold: float = 0.2, download: bool = True, net: MoveNet | None = None):
         self.net = net or MoveNet(model, backend, download=download)
         self.name = self.net.name
         self.backend = self.net.backend
@@ -114,6 +123,8 @@ class MoveNetRefiner:
         self.min_keypoints = int(min_keypoints)
         self.keypoint_threshold = float(keypoint_threshold)
         self.min_agreement = float(min_agreement)
+        self.passes = max(1, int(passes))
+        self.recrop_threshold = float(recrop_threshold)
 
     def __repr__(self) -> str:
         return f"MoveNetRefiner({self.name!r}, backend={self.backend!r}, margin={self.margin})"
@@ -122,16 +133,28 @@ class MoveNetRefiner:
         idx = _candidates(poses, self.max_people, self.min_keypoints)
         if not idx:
             return list(poses)
-        crops = [person_crop(poses[i], self.margin) for i in idx]
-        keep = [(i, c) for i, c in zip(idx, crops) if c is not None]
-        size = self.net.size
-        batch = np.stack([cv2.cvtColor(crop_square(image_bgr, c, size), cv2.COLOR_BGR2RGB) for _, c in keep])
-        yx_score = self.net.predict(batch)  # one forward for everyone
         out = list(poses)
-        for (i, crop), res in zip(keep, yx_score):
-            merged = self._merge(poses[i], crop, res)
-            if merged is not None:
+        todo = {i: c for i in idx if (c := person_crop(poses[i], self.margin)) is not None}
+        size = self.net.size
+        for _ in range(self.passes):
+            if not todo:
+                break
+            batch = np.stack([cv2.cvtColor(crop_square(image_bgr, c, size), cv2.COLOR_BGR2RGB)
+                              for c in todo.values()])
+            yx_score = self.net.predict(batch)  # one forward for everyone
+            again = {}
+            for (i, crop), res in zip(todo.items(), yx_score):
+                merged = self._merge(poses[i], crop, res)
+                if merged is None:
+                    out[i] = poses[i]  # MoveNet found somebody else: the first stage's stays
+                    continue
                 out[i] = merged
+                # Next pass: the crop around the person as MoveNet sees them (limbs the first stage missed).
+                sure = merged.keypoints.copy()
+                sure[sure[:, 2] < self.recrop_threshold] = 0.0
+                if (c := person_crop(Pose(sure, merged.score), self.margin)) is not None:
+                    again[i] = c
+            todo = again
         return out
 
     def _merge(self, first: Pose, crop: Crop, res: np.ndarray) -> Pose | None:
@@ -222,7 +245,7 @@ _make_lock = threading.Lock()
 
 
 def make_refiner(name: str | Refiner | None, *, estimator=None, backend: str = "cpu",
-                 margin: float = DEFAULT_MARGIN, max_people: int = DEFAULT_MAX_PEOPLE,
+                 margin: float = DEFAULT_MARGIN, max_people: int = DEFAULT_MAX_PEOPLE, passes: int = 1,
                  download: bool = True) -> Refiner | None:
     """The refiner called ``name`` (see :data:`REFINERS`; None or "none": no second stage). A ready
     :class:`Refiner` (anything with ``refine(image_bgr, poses)``) passes through: the plug-in point."""
@@ -239,7 +262,8 @@ def make_refiner(name: str | Refiner | None, *, estimator=None, backend: str = "
         return CropRefiner(estimator, margin=margin, max_people=max_people)
     if key in ("movenet_thunder", "movenet_lightning"):
         with _make_lock:
-            return MoveNetRefiner(key, backend, margin=margin, max_people=max_people, download=download)
+            return MoveNetRefiner(key, backend, margin=margin, max_people=max_people, passes=passes,
+                                  download=download)
     from .errors import ModelError  # noqa: PLC0415
 
     raise ModelError(f"unknown second stage {name!r}; choose one of: none, {', '.join(REFINERS)}")

@@ -19,9 +19,10 @@ from ..errors import PosekitError
 COMMANDS = ["estimate", "video", "match", "models"]
 
 
-def add_model_options(parser: argparse.ArgumentParser, *, threshold: bool = True, refine: str | None = None) -> None:
-    """--model / --backend (/ --threshold) (/ --refine, with ``refine`` its default), shared by the subcommands
-    that run a network."""
+def add_model_options(parser: argparse.ArgumentParser, *, threshold: bool = True, refine: str | None = None,
+                      refine_passes: int = 1) -> None:
+    """--model / --backend (/ --threshold) (/ --refine, with ``refine`` and ``refine_passes`` the defaults),
+    shared by the subcommands that run a network."""
     from ..backends import BACKENDS
     from ..models import DEFAULT_MODEL, FIRST_STAGE_MODELS
 
@@ -39,6 +40,9 @@ def add_model_options(parser: argparse.ArgumentParser, *, threshold: bool = True
                                  "(faster), crop (the same network again) or none (default: %(default)s)")
         parser.add_argument("--refine-margin", type=float, default=1.6, metavar="M",
                             help="second stage crop side / the person's keypoint box side (default: %(default)s)")
+        parser.add_argument("--refine-passes", type=int, default=refine_passes, choices=[1, 2], metavar="N",
+                            help="MoveNet passes: 2 re-crops around MoveNet's own keypoints, so a person gets the "
+                                 "same keypoints at any size (default: %(default)s)")
     parser.add_argument("--input-size", default="auto", type=_input_size, metavar="auto|model|WxH",
                         help="network input: 'auto' (default) sizes it to each image's shape, 'model' uses the "
                              "model's fixed size, WxH (multiples of 16) a size of yours")
@@ -86,7 +90,8 @@ def make_estimator(args: argparse.Namespace):
         est = PoseEstimator(args.model, backend=args.backend, threshold=getattr(args, "threshold", 0.1),
                             input_size=getattr(args, "input_size", "auto"), scales=getattr(args, "scales", (1.0,)),
                             refine=None if refine in (None, "none") else refine,
-                            refine_margin=getattr(args, "refine_margin", 1.6))
+                            refine_margin=getattr(args, "refine_margin", 1.6),
+                            refine_passes=getattr(args, "refine_passes", 1))
     if est.backend_message:
         print(f"warning: {est.backend_message}", file=sys.stderr)
     return est

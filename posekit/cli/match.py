@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..refine import PHOTO_REFINE
+from ..refine import MATCH_PASSES, PHOTO_REFINE
 from . import add_model_options, make_estimator
 
 
@@ -15,7 +15,7 @@ def register(sub) -> None:
                                    "(0-100%, independent of position and size), then the joints that differ.")
     p.add_argument("image_a", metavar="IMAGE_A", type=Path)
     p.add_argument("image_b", metavar="IMAGE_B", type=Path)
-    add_model_options(p, refine=PHOTO_REFINE)
+    add_model_options(p, refine=PHOTO_REFINE, refine_passes=MATCH_PASSES)
     p.add_argument("--mirror", action="store_true", help="also accept a mirror image of the pose")
     p.add_argument("--rotation", action="store_true", help="ignore an in-plane rotation of the whole body")
     p.add_argument("--person-a", type=int, metavar="N", help="person in IMAGE_A, from 0 (default: most prominent)")
