@@ -66,12 +66,18 @@ def _backend_label(name: str) -> str:
     return label if availability(name) is None else f"{label} (unavailable)"
 
 
-#: Second stage choices (posekit.refine), with what each costs (bench/bench_refine.py, 2 CPU cores, OpenCV).
+#: Second stage choices (posekit.refine): short labels, and what each costs per person on a CPU with the
+#: default backend (bench/bench_refine.py: Thunder ≈ 0.3 x, Lightning ≈ 0.1 x the first network's run).
 REFINE_CHOICES = {
-    "none": "Off (first stage only, fastest)",
-    "movenet_lightning": "MoveNet Lightning (+≈15 ms per person; for video and webcam)",
-    "movenet_thunder": "MoveNet Thunder (+≈40 ms per person; most accurate)",
-    "crop": "Same network on each person (+1 network run per person)",
+    "none": "Off (fastest)",
+    "movenet_lightning": "MoveNet Lightning (fast)",
+    "movenet_thunder": "MoveNet Thunder (most accurate)",
+    "crop": "Same network, per person",
+}
+REFINE_COST = {
+    "movenet_lightning": "about +10 ms per person: suggested for video and webcam",
+    "movenet_thunder": "about +35 ms per person (twice that on Pose Matching)",
+    "crop": "about one more run of the first network per person",
 }
 #: Pages that show photos get the accurate second stage by default; video and webcam run without one.
 PHOTO_PAGES = ("", "image", "matching")
@@ -141,7 +147,9 @@ def _refine_status(container, settings: Settings) -> None:
     where = BACKENDS[ref.backend].label if getattr(ref, "backend", None) in BACKENDS else "the same backend"
     what = {"movenet_thunder": "MoveNet Thunder", "movenet_lightning": "MoveNet Lightning",
             "crop": "the same network on each person"}.get(ref.name, ref.name)
-    container.caption(f"Second stage: **{what}** on **{where}**, for up to {DEFAULT_MAX_PEOPLE} people.")
+    cost = REFINE_COST.get(ref.name, "")
+    container.caption(f"Second stage: **{what}** on **{where}**, for up to {DEFAULT_MAX_PEOPLE} people"
+                      + (f"; {cost}." if cost else "."))
 
 
 def _backend_status(container, settings: Settings) -> None:

@@ -229,7 +229,7 @@ def test_sidebar_shows_the_backend_really_running(new_page):
     sidebar = page.get_by_test_id("stSidebar")
     sidebar.get_by_text("Running mobilenet_v2_1.0 on CPU (OpenCV)").wait_for()
     unavailable = availability("cuda") is not None
-    sidebar.get_by_test_id("stSelectbox").click()
+    sidebar.get_by_test_id("stSelectbox").first.click()
     page.get_by_role("option", name=BACKENDS["cuda"].label + (" (unavailable)" if unavailable else "")).click()
     if unavailable:  # pip's OpenCV has no CUDA: the sidebar says it fell back to the CPU, and why
         warning = sidebar.get_by_test_id("stAlert").filter(has_text="Running on CPU (OpenCV)")
@@ -238,3 +238,26 @@ def test_sidebar_shows_the_backend_really_running(new_page):
     else:
         sidebar.get_by_text("Running mobilenet_v2_1.0 on CUDA (OpenCV)").wait_for()
     screenshot(page, "backend")
+
+
+def test_sidebar_second_stage_for_photos_and_for_video(new_page):
+    """Photos get MoveNet Thunder by default and the sidebar says so, with its cost; video and webcam run
+    without a second stage unless asked (Lightning suggested)."""
+    page = new_page("/image")
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_text("Second stage (photos)").wait_for()
+    sidebar.get_by_text("Second stage: MoveNet Thunder on CPU (OpenCV)").wait_for()
+    assert "ms per person" in sidebar.get_by_text("Second stage: MoveNet Thunder").inner_text()
+    wait_idle(page)
+    screenshot(page, "second_stage_photos")
+
+    video = new_page("/video")
+    sb = video.get_by_test_id("stSidebar")
+    sb.get_by_text("Second stage (video and webcam)").wait_for()
+    sb.get_by_text("No second stage").wait_for()
+    sb.get_by_test_id("stSelectbox").nth(1).click()
+    video.get_by_role("option", name=re.compile("MoveNet Lightning")).click()
+    sb.get_by_text("Second stage: MoveNet Lightning on CPU (OpenCV)").wait_for()
+    assert "suggested for video and webcam" in sb.get_by_text("Second stage: MoveNet Lightning").inner_text()
+    wait_idle(video)
+    screenshot(video, "second_stage_video")
