@@ -144,7 +144,7 @@ class MoveNetRefiner:
             yx_score = self.net.predict(batch)  # one forward for everyone
             again = {}
             for (i, crop), res in zip(todo.items(), yx_score):
-                merged = self._merge(poses[i], crop, res)
+                merged = self._merge(poses[i], crop, res, image_bgr.shape[:2])
                 if merged is None:
                     out[i] = poses[i]  # MoveNet found somebody else: the first stage's stays
                     continue
@@ -157,13 +157,16 @@ class MoveNetRefiner:
             todo = again
         return out
 
-    def _merge(self, first: Pose, crop: Crop, res: np.ndarray) -> Pose | None:
+    def _merge(self, first: Pose, crop: Crop, res: np.ndarray, image_hw: tuple[int, int]) -> Pose | None:
         """The first-stage pose with MoveNet's keypoints; None when MoveNet found somebody else (in a crowd the
-        crop holds several people: the one MoveNet picks must agree with the first stage's person)."""
+        crop holds several people: the one MoveNet picks must agree with the first stage's person). MoveNet
+        keypoints in the padding outside the image are guesses: dropped like low-scoring ones."""
         kp = first.keypoints.copy()
         xy = crop.to_image(res[:, :2])
         conf = res[:, 2]
-        good = conf >= self.keypoint_threshold
+        h, w = image_hw
+        inside = (xy[:, 0] >= -0.5) & (xy[:, 0] <= w - 0.5) & (xy[:, 1] >= -0.5) & (xy[:, 1] <= h - 0.5)
+        good = (conf >= self.keypoint_threshold) & inside
         new = np.zeros_like(kp)
         new[_COCO17_TO_18[good], :2] = xy[good]
         new[_COCO17_TO_18[good], 2] = 1.0
