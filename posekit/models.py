@@ -6,7 +6,8 @@ a base URL holding the same file names), verified against the registry's sha256 
 temporary ``.part`` file renamed into place), so an interrupted or corrupt download never leaves a file behind.
 
 The MobileNetV2-OpenPose TFLite files do not load in OpenCV as they are; :func:`resolve` converts them once
-into a float ONNX graph cached beside the download (see :mod:`posekit.convert`).
+into a float ONNX graph cached beside the download (see :mod:`posekit.convert`). The MoveNet TF.js models
+(second stage, :mod:`posekit.refine`) are converted the same way by :mod:`posekit.convert_tfjs`.
 """
 
 from __future__ import annotations
