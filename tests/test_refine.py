@@ -11,7 +11,7 @@ import threading
 import numpy as np
 import pytest
 
-from conftest import IMAGES, SHARED, read_image
+from conftest import SHARED, read_image
 from posekit import PoseEstimator
 from posekit.errors import ModelError
 from posekit.layouts import COCO18
@@ -124,7 +124,8 @@ def test_movenet_keeps_the_people_and_moves_joints_plausibly(estimator, thunder,
         assert np.median(d) < 0.15 * size, (name, np.median(d), size)
         crop = person_crop(a, thunder.margin)
         inside = b.keypoints[b.visible, :2]
-        assert (inside >= [crop.x0 - 1, crop.y0 - 1]).all() and (inside <= [crop.x0 + crop.side, crop.y0 + crop.side]).all()
+        assert (inside >= [crop.x0 - 1, crop.y0 - 1]).all()
+        assert (inside <= [crop.x0 + crop.side, crop.y0 + crop.side]).all()
         # Neck (MoveNet has none): mid-shoulders when MoveNet placed both shoulders, else the first stage's.
         mid = (b.keypoints[RSHO, :2] + b.keypoints[LSHO, :2]) / 2
         assert (np.allclose(b.keypoints[NECK], a.keypoints[NECK])
