@@ -155,3 +155,51 @@ def test_conversion_of_a_broken_model_says_why(tmp_path):
     with pytest.raises(ValueError):
         tfjs_to_onnx(tmp_path / "movenet-lightning.json", tmp_path / "out.onnx")
     assert not list(tmp_path.glob("out.onnx*"))  # nothing half-written
+
+
+def test_download_from_a_mirror_verifies_both_files_and_converts(tmp_path, monkeypatch):
+    """A fresh model directory: both files come from $POSEKIT_MODEL_MIRROR (a loopback HTTP server), are
+    verified, then converted once; a corrupted .bin is refused and leaves nothing behind."""
+    import functools
+    import http.server
+    import threading
+
+    from posekit import models
+    from posekit.errors import ChecksumError
+
+    www, bad = tmp_path / "www", tmp_path / "www" / "bad"
+    bad.mkdir(parents=True)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(www)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        _download_case(tmp_path, www, bad, url, monkeypatch, models, ChecksumError)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _download_case(tmp_path, www, bad, url, monkeypatch, models, ChecksumError):
+    for f in ("movenet-lightning.json", "movenet-lightning.bin"):
+        data = (MOVENET_DIR / f).read_bytes()
+        (www / f).write_bytes(data)
+        (bad / f).write_bytes(data if f.endswith(".json") else data[:-64] + b"\x00" * 64)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv(models.ENV_MODEL_DIR, str(cache))
+    monkeypatch.setenv(models.ENV_MIRROR, url + "/bad")
+    with pytest.raises(ChecksumError, match="sha256 mismatch"):
+        resolve("movenet_lightning")
+    assert not cache.exists() or not any(cache.iterdir())  # the .bin comes first: nothing was kept
+    monkeypatch.setenv(models.ENV_MIRROR, url)
+    assert not models.is_downloaded("movenet_lightning")
+    path = resolve("movenet_lightning")
+    assert path == cache / "movenet-lightning.posekit1.onnx"
+    assert models.is_downloaded("movenet_lightning")
+    assert sorted(p.name for p in cache.iterdir()) == ["movenet-lightning.bin", "movenet-lightning.json",
+                                                        "movenet-lightning.posekit1.onnx"]
+    assert cv2.dnn.readNet(str(path)) is not None
