@@ -18,7 +18,7 @@ def register(sub) -> None:
     p.add_argument("--json-dir", type=Path,
                    help="directory for OpenPose-style <stem>_<frame:012d>_keypoints.json, one per frame")
     p.add_argument("--keypoints", type=Path, help="all frames' poses in one file: .jsonl (JSON lines) or .csv")
-    add_model_options(p)
+    add_model_options(p, refine="none")  # --refine movenet_lightning: a second stage, at its cost per person
     p.add_argument("--every", type=int, default=1, metavar="K",
                    help="run the network on every K-th frame; the others reuse its poses (default: 1)")
     p.add_argument("--max-seconds", type=float, metavar="S", help="process only the first S seconds")
