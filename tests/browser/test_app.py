@@ -255,7 +255,7 @@ def test_sidebar_second_stage_for_photos_and_for_video(new_page):
     sb = video.get_by_test_id("stSidebar")
     sb.get_by_text("Second stage (video and webcam)").wait_for()
     sb.get_by_text("No second stage").wait_for()
-    sb.get_by_test_id("stSelectbox").nth(1).click()
+    sb.get_by_test_id("stSelectbox").filter(has_text="Second stage").click()
     video.get_by_role("option", name=re.compile("MoveNet Lightning")).click()
     sb.get_by_text("Second stage: MoveNet Lightning on CPU (OpenCV)").wait_for()
     assert "suggested for video and webcam" in sb.get_by_text("Second stage: MoveNet Lightning").inner_text()
