@@ -141,3 +141,31 @@ def test_still_person_with_camera_shake_loses_jitter(fast_estimator):
     j_raw, j_smooth = jitter(raw), jitter(smooth)
     assert j_raw > 0.3  # there is jitter to remove
     assert j_smooth <= 0.4 * j_raw, (j_raw, j_smooth)
+
+
+def test_cli_video_keypoints_tracked_smoothed_then_angles(crossing_clip, tmp_path, capsys):
+    from posekit.cli import main
+
+    path, _, _ = crossing_clip
+    csv_path, raw_path = tmp_path / "k.csv", tmp_path / "raw.csv"
+    args = ["video", str(path), "--model", "mobilenet_v2_0.5", "--max-frames", "20", "-q"]
+    assert main(args + ["-o", str(tmp_path / "a.mp4"), "--keypoints", str(csv_path)]) == 0
+    assert "2 people tracked" in capsys.readouterr().out
+    assert main(args + ["-o", str(tmp_path / "b.mp4"), "--keypoints", str(raw_path), "--no-track",
+                        "--no-smooth"]) == 0
+    tracked = list(csv.DictReader(open(csv_path)))
+    raw = list(csv.DictReader(open(raw_path)))
+    assert {r["person"] for r in tracked} == {"1", "2"}
+    assert {r["person"] for r in raw} == {"0", "1"}  # untracked: the place in each frame
+    # smoothing moved the keypoints a little, never far
+    t_nose = {(r["frame"], r["person"]): float(r["Nose_x"]) for r in tracked if r["Nose_x"]}
+    moved = []
+    for r in raw:
+        near = [abs(float(r["Nose_x"]) - x) for (f, _), x in t_nose.items() if f == r["frame"] and r["Nose_x"]]
+        if near:
+            moved.append(min(near))
+    assert moved and max(moved) < 10 and 0 < np.mean(moved)
+    out = tmp_path / "angles.csv"
+    assert main(["angles", str(csv_path), "-o", str(out), "--mot", str(tmp_path / "p.mot")]) == 0
+    rows = list(csv.DictReader(open(out)))
+    assert len(rows) == len(tracked) and {r["person"] for r in rows} == {"1", "2"}
