@@ -106,7 +106,9 @@ def test_dance_keypoints_per_frame(dance, fast_estimator):
     # the pipeline's poses are the estimator's on the same frame, in the frame's pixels
     frame = read_frames(DANCE, 101)[100]
     direct = np.array([p.keypoints for p in fast_estimator.estimate(frame)])
-    assert np.abs(np.array([p["keypoints"] for p in records[100]["people"]]) - direct).max() < 0.01
+    # Within half a pixel: the decoder shrinks the 1280 x 720 frame to whole pixels (654 x 368, the network's
+    # 368 rows) and maps back per axis, estimate() maps back with one scale for both (0.04 % apart in x).
+    assert np.abs(np.array([p["keypoints"] for p in records[100]["people"]]) - direct).max() < 0.5
     assert [r["frame"] for r in records] == list(range(205))
     assert [r["time"] for r in records] == pytest.approx([i / 50 for i in range(205)])
     assert sum(bool(r["people"]) for r in records) > 0.9 * 205  # people dance in every frame
