@@ -99,7 +99,7 @@ class PoseSequence:
         kp = self.keypoints[t]
         if not (kp[:, 2] > 0).any():
             return None
-        return Pose(kp.copy(), float(kp[:, 2].mean()), self.layout, {"id": self.person} if self.person else {})
+        return Pose(kp.copy(), float(kp[:, 2].mean()), self.layout, track_id=self.person)
 
     @classmethod
     def from_poses(cls, poses: Sequence[Pose | None], fps: float, *, layout: str | None = None,
@@ -114,6 +114,16 @@ class PoseSequence:
                     raise InvalidInputError(f"{name}: frame {t} has a {p.layout} pose, not {layout}")
                 kp[t] = p.keypoints
         return cls(kp, fps, layout, person, name)
+
+    @classmethod
+    def from_trajectory(cls, trajectory, frames: int, fps: float, *, name: str = "video") -> "PoseSequence":
+        """Frames ``0 .. frames-1`` of a video from one tracked person's
+        :class:`~posekit.kinematics.Trajectory` (confidence 0 where the person is absent)."""
+        kp = np.zeros((frames, trajectory.keypoints.shape[1], 3), np.float32)
+        idx = np.asarray(trajectory.frames, np.int64)
+        keep = (idx >= 0) & (idx < frames)
+        kp[idx[keep]] = trajectory.keypoints[keep]
+        return cls(kp, fps, trajectory.layout, int(trajectory.track_id), name)
 
 
 def _frame_time(t: int, fps: float) -> str:
@@ -547,14 +557,18 @@ def phases_of(signal: np.ndarray, fps: float, min_phase_s: float = 0.4, max_phas
 
 
 def _smooth(signal: np.ndarray, fps: float, cutoff_hz: float) -> np.ndarray:
-    """Zero-phase low-pass (Butterworth, order 2, filtfilt) over the seen stretch; NaN kept where missing."""
-    from scipy.signal import butter, filtfilt
+    """Holes filled linearly, short spikes removed (running median over about 0.2 s, at least 5 frames),
+    then a zero-phase low-pass (Butterworth, order 2, ``filtfilt``); NaN kept where the signal is missing."""
+    from scipy.signal import butter, filtfilt, medfilt
 
     x = np.asarray(signal, np.float64)
     good = np.isfinite(x)
     if good.sum() < 2:
         return x.copy()
     filled = np.interp(np.arange(len(x)), np.flatnonzero(good), x[good])
+    kernel = max(5, int(round(0.2 * fps)) // 2 * 2 + 1)
+    if len(x) > kernel:
+        filled = medfilt(filled, kernel)
     wn = cutoff_hz / (fps / 2)
     if wn < 1 and len(x) > 9:
         b, a = butter(2, wn)
@@ -564,24 +578,30 @@ def _smooth(signal: np.ndarray, fps: float, cutoff_hz: float) -> np.ndarray:
     return out
 
 
-def _most_moving(angles: np.ndarray) -> int | None:
-    """Index of the angle with the widest range (5th-95th percentile), None when none is measured."""
-    best, best_rng = None, -1.0
+def _most_moving(angles: np.ndarray, fps: float, min_coverage: float = 0.6) -> int | None:
+    """Index of the angle that moves most and most cleanly, among those measured in at least ``min_coverage``
+    of the frames: the widest range (5th-95th percentile of the signal smoothed as for counting repetitions)
+    less three times its noise (robust spread of raw - smoothed), so a trembling, spiky joint does not win over
+    one that really moves. None when no angle is measured enough."""
+    best, best_score = None, -math.inf
     for a in range(angles.shape[1]):
         col = angles[:, a]
-        col = col[np.isfinite(col)]
-        if len(col) < 3:
+        ok = np.isfinite(col)
+        if ok.mean() < min_coverage or ok.sum() < 3:
             continue
-        rng = float(np.percentile(col, 95) - np.percentile(col, 5))
-        if rng > best_rng:
-            best, best_rng = a, rng
+        x = _smooth(col, fps, 3.0)
+        res = col[ok] - x[ok]
+        noise = 1.4826 * float(np.median(np.abs(res - np.median(res))))
+        score = float(np.percentile(x[ok], 95) - np.percentile(x[ok], 5)) - 3.0 * noise
+        if score > best_score:
+            best, best_score = a, score
     return best
 
 
 def _phase_feedback(att: Features, ref: Features, path: np.ndarray, sim: np.ndarray, fps_ref: float,
                     min_phase_s: float):
     n_ref = len(ref)
-    main = _most_moving(ref.angles) if ref.angles.shape[1] else None
+    main = _most_moving(ref.angles, fps_ref) if ref.angles.shape[1] else None
     signal = ref.angles[:, main] if main is not None else np.full(n_ref, np.nan)
     phases, diffs = [], []
     for k, (r0, r1) in enumerate(phases_of(signal, fps_ref, min_phase_s)):
@@ -656,9 +676,10 @@ def align(reference: PoseSequence, attempt: PoseSequence, *, mirror: bool = Fals
 class Repetition:
     """One repetition on one angle: from the rest posture to the far turning point and back.
 
-    Frames are indices in the sequence; ``start`` and ``end`` are the rest-side extremes around it (the end of
-    one repetition is the start of the next when they follow each other), ``turn`` the far extreme (the bottom
-    of a squat, the top of an arm raise). ``range_deg`` is the range of motion: max - min of the smoothed angle
+    Frames are indices in the sequence: ``start`` is the last frame at the rest posture before leaving it,
+    ``end`` the first frame back at it (within 5 % of the excursion from the rest extreme: a pause at rest
+    between two repetitions belongs to neither), ``turn`` the far extreme (the bottom of a squat, the top of an
+    arm raise). ``range_deg`` is the range of motion: max - min of the smoothed angle
     from ``start`` to ``end``. Durations in seconds: ``out_s`` from start to turn, ``back_s`` from turn to end.
     """
 
@@ -758,13 +779,26 @@ def count_repetitions(signal: np.ndarray, fps: float, *, angle: str = "", low: f
         a, b, c = runs[k], runs[k + 1], runs[k + 2]
         if a[0] != rest or b[0] != -rest or c[0] != rest:
             continue
-        start = extreme(a[1], a[2], rest)
         turn = extreme(b[1], b[2], -rest)
-        end = extreme(c[1], c[2], rest)
+        # start: the last frame before leaving that is still at the rest extreme (within 5 % of the excursion);
+        # end: the first frame after coming back that reaches it. Pauses at rest are not part of a repetition.
+        start = _near_extreme(xf, a[1], a[2], rest, xf[turn], last=True)
+        end = _near_extreme(xf, c[1], c[2], rest, xf[turn], last=False)
         seg = xf[start:end + 1]
         lo_v, hi_v = float(np.nanmin(seg)), float(np.nanmax(seg))
         reps.append(Repetition(len(reps) + 1, start, turn, end, hi_v - lo_v, lo_v, hi_v, fps))
     return Repetitions(angle, reps, x, float(low), float(high), "high" if rest > 0 else "low", fps)
+
+
+def _near_extreme(x: np.ndarray, s: int, e: int, sign: int, far: float, *, last: bool) -> int:
+    seg = x[s:e]
+    ok = np.isfinite(seg)
+    if not ok.any():
+        return s if not last else e - 1
+    ext = np.nanmax(sign * seg) * sign
+    tol = 0.05 * abs(ext - far)
+    near = np.flatnonzero(ok & (sign * (seg - ext) >= -tol))
+    return s + int(near[-1] if last else near[0])
 
 
 @dataclass(frozen=True)
@@ -867,7 +901,7 @@ def compare_sequences(reference: PoseSequence, attempt: PoseSequence, *, mirror:
     names = al.angle_names
     if angle is None and names:
         _, ref_ang = angle_series(reference)
-        k = _most_moving(ref_ang)
+        k = _most_moving(ref_ang, reference.fps)
         angle = names[k] if k is not None else None
     elif angle is not None and angle not in names:
         raise InvalidInputError(f"unknown angle {angle!r}: one of {', '.join(names)}")
