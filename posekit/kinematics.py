@@ -230,6 +230,17 @@ class AngleSeries:
     def column(self, name: str) -> np.ndarray:
         return self.values[:, self.names.index(name)]
 
+    def chart_data(self, names: Sequence[str] | None = None) -> dict[str, list]:
+        """Columns for a chart or table: ``{"time (s)": [...], "<label>": [...], ...}`` (labels of
+        :data:`ANGLES`; None where not measurable), for the angles ``names`` (default all)."""
+        names = list(self.names if names is None else names)
+        out: dict[str, list] = {"time (s)": [round(float(t), 4) for t in self.times]}
+        for name in names:
+            col = self.column(name)
+            d = ANGLES_BY_NAME.get(name)
+            out[d.label if d else name] = [None if not np.isfinite(v) else round(float(v), 2) for v in col]
+        return out
+
     def summary(self) -> list[dict]:
         """Per angle: ``{"angle", "label", "min", "max", "range", "mean", "frames"}`` (degrees; NaN-free: an angle
         never measured has None values and ``frames`` = 0). ``range`` is the range of motion, max - min."""

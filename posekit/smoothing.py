@@ -23,7 +23,8 @@ A keypoint that was not found is left out and its filter restarts when it is fou
    or the whole person missed for a few frames) are filled by linear interpolation; longer holes stay holes.
 3. *Butterworth low-pass*, zero phase: ``scipy.signal.sosfiltfilt`` (forwards then backwards, so no lag) of order
    ``order`` (default 4) at ``cutoff_hz`` (default 6 Hz, Pose2Sim's; capped at 0.8 × the Nyquist frequency
-   ``fps / 2``; videos under 5 fps are not low-passed). Each continuous run of samples is filtered on its own.
+   ``fps / 2``; videos under 5 fps are not low-passed). Long holes are bridged linearly (and the ends held)
+   for the filter only, then put back as holes.
 
 :class:`DelayedSmoother` applies the same pass to a video as it streams: the output for frame ``t`` is computed
 from frames ``t - delay … t + delay`` (a window of ``2 · delay + 1`` frames, symmetric, hence still zero phase)
@@ -37,6 +38,7 @@ window-edge effects. The rendered video and the keypoint files both get the smoo
 from __future__ import annotations
 
 import collections
+import functools
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -148,63 +150,90 @@ class OfflineParams:
 
     def sos(self, fps: float) -> np.ndarray | None:
         """Second-order sections of the Butterworth filter at ``fps``; None when the video is too slow."""
-        if not fps or fps < 5 or self.cutoff_hz <= 0:
-            return None
-        wn = min(self.cutoff_hz, 0.4 * fps) / (fps / 2)
-        return butter(self.order, wn, output="sos")
+        return _butter(self.order, self.cutoff_hz, float(fps or 0))
 
 
-def _fill_gaps(x: np.ndarray, max_gap: int) -> np.ndarray:
-    """Linear interpolation of NaN runs of at most ``max_gap`` samples between two finite ones (1-D)."""
-    ok = np.isfinite(x)
-    if ok.all() or ok.sum() < 2:
-        return x
-    idx = np.flatnonzero(ok)
-    out = x.copy()
-    for a, b in zip(idx[:-1], idx[1:]):
-        if 1 < b - a <= max_gap + 1:
-            out[a + 1:b] = np.interp(np.arange(a + 1, b), (a, b), (x[a], x[b]))
-    return out
+@functools.lru_cache(maxsize=64)
+def _butter(order: int, cutoff_hz: float, fps: float) -> np.ndarray | None:
+    if fps < 5 or cutoff_hz <= 0:
+        return None
+    return butter(order, min(cutoff_hz, 0.4 * fps) / (fps / 2), output="sos")
 
 
-def _runs(ok: np.ndarray) -> list[tuple[int, int]]:
-    """[start, stop) of each run of True."""
-    d = np.diff(np.concatenate(([0], ok.astype(np.int8), [0])))
-    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
+def _fill(flat: np.ndarray, max_gap: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gap filling of each row of ``flat`` (S, N), vectorised.
+
+    Returns ``(filled, bridged)``: ``filled`` has NaN runs of at most ``max_gap`` samples between two finite
+    ones linearly interpolated (other NaN kept); ``bridged`` is finite wherever the row has any finite sample
+    (long holes bridged linearly, the ends held at the nearest value): what the low-pass runs on, before the
+    long holes and ends are put back to NaN.
+    """
+    S, N = flat.shape
+    ok = np.isfinite(flat)
+    idx = np.broadcast_to(np.arange(N), (S, N))
+    prev = np.maximum.accumulate(np.where(ok, idx, -1), axis=1)
+    nxt = np.minimum.accumulate(np.where(ok, idx, N)[:, ::-1], axis=1)[:, ::-1]
+    pv = np.take_along_axis(flat, np.clip(prev, 0, N - 1), 1)
+    nv = np.take_along_axis(flat, np.clip(nxt, 0, N - 1), 1)
+    has_prev, has_next = prev >= 0, nxt < N
+    inner = ~ok & has_prev & has_next
+    with np.errstate(invalid="ignore"):
+        interp = pv + (nv - pv) * (idx - prev) / np.maximum(nxt - prev, 1)
+    filled = np.where(inner & (nxt - prev - 1 <= max_gap), interp, flat)
+    bridged = np.where(inner, interp, flat)
+    bridged = np.where(~ok & ~has_prev & has_next, nv, bridged)
+    bridged = np.where(~ok & has_prev & ~has_next, pv, bridged)
+    return filled, bridged
 
 
-def smooth_block(xy: np.ndarray, sizes: np.ndarray, fps: float, params: OfflineParams = OfflineParams()) -> np.ndarray:
+_MATRICES: dict = {}
+
+
+def _filtfilt_columns(sos: np.ndarray, n: int, at: int) -> np.ndarray:
+    """The weights (n,) that give the zero-phase filter's output at sample ``at`` of an n-sample series: the
+    filter is linear, so ``sosfiltfilt(x)[at] == x @ w`` (cached per (filter, n, at))."""
+    key = (sos.tobytes(), n, at)
+    w = _MATRICES.get(key)
+    if w is None:
+        pad = min(3 * (2 * len(sos) + 1), n - 1)
+        w = sosfiltfilt(sos, np.eye(n), axis=-1, padlen=pad)[:, at].copy()
+        if len(_MATRICES) > 256:
+            _MATRICES.clear()
+        _MATRICES[key] = w
+    return w
+
+
+def smooth_block(xy: np.ndarray, sizes: np.ndarray, fps: float, params: OfflineParams = OfflineParams(),
+                 at: int | None = None) -> np.ndarray:
     """The zero-phase pass on ``xy`` (P, N, K, 2): P people over N consecutive frames, NaN where a keypoint is
     missing; ``sizes`` (P,) the people's sizes in pixels. Returns the smoothed (P, N, K, 2), NaN where nothing
-    could be filled."""
+    could be filled; with ``at``, only frame ``at`` of it, (P, K, 2)."""
     P, N, K, _ = xy.shape
     series = np.ascontiguousarray(np.moveaxis(xy, 1, -1).reshape(P, K * 2, N), dtype=np.float64)
     tol = (np.asarray(sizes, np.float64) * params.outlier)[:, None, None]
-    if N >= 3:  # 1. outliers: far from the mean of both neighbours
-        mid = series[..., 1:-1]
-        dev = np.abs(mid - (series[..., :-2] + series[..., 2:]) / 2)
-        bad = np.zeros_like(series, dtype=bool)
-        bad[..., 1:-1] = dev > tol
-        # a pair of coordinates goes together
-        bad2 = bad.reshape(P, K, 2, N).any(axis=2, keepdims=True)
-        series[np.broadcast_to(bad2, (P, K, 2, N)).reshape(P, K * 2, N)] = np.nan
+    if N >= 3:  # 1. outliers: far from the mean of both neighbours (x and y of a keypoint go together)
+        with np.errstate(invalid="ignore"):
+            dev = np.abs(series[..., 1:-1] - (series[..., :-2] + series[..., 2:]) / 2) > tol
+        bad = np.zeros(series.shape, bool)
+        bad[..., 1:-1] = dev
+        bad = np.repeat(bad.reshape(P, K, 2, N).any(axis=2), 2, axis=1)
+        series[bad] = np.nan
     flat = series.reshape(P * K * 2, N)
-    finite = np.isfinite(flat)
-    some = finite.any(axis=1) & ~finite.all(axis=1)
-    for i in np.flatnonzero(some):  # 2. short gaps
-        flat[i] = _fill_gaps(flat[i], params.max_gap)
+    filled, bridged = _fill(flat, params.max_gap)  # 2. short gaps
+    keep = np.isfinite(filled)
     sos = params.sos(fps)
-    if sos is not None:  # 3. Butterworth forwards and backwards
-        finite = np.isfinite(flat)
-        full = finite.all(axis=1)
-        pad = 3 * (2 * len(sos) + 1)
-        if full.any() and N > 3:
-            flat[full] = sosfiltfilt(sos, flat[full], axis=-1, padlen=min(pad, N - 1))
-        for i in np.flatnonzero(finite.any(axis=1) & ~full):
-            for a, b in _runs(finite[i]):
-                if b - a > 3:
-                    flat[i, a:b] = sosfiltfilt(sos, flat[i, a:b], padlen=min(pad, b - a - 1))
-    return np.moveaxis(flat.reshape(P, K, 2, N), -1, 1)
+    rows = np.isfinite(bridged).any(axis=1)
+    if sos is not None and N > 3 and rows.any():  # 3. Butterworth forwards and backwards
+        if at is not None:
+            out = np.full(P * K * 2, np.nan)
+            out[rows] = bridged[rows] @ _filtfilt_columns(sos, N, at)
+            out[~keep[:, at]] = np.nan
+            return out.reshape(P, K, 2)
+        sm = np.full_like(bridged, np.nan)
+        sm[rows] = sosfiltfilt(sos, bridged[rows], axis=-1, padlen=min(3 * (2 * len(sos) + 1), N - 1))
+        filled = np.where(keep, sm, np.nan)
+    result = np.moveaxis(filled.reshape(P, K, 2, N), -1, 1)
+    return result if at is None else result[:, at]
 
 
 def _dense(frames: np.ndarray, keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -283,7 +312,8 @@ class DelayedSmoother:
         self._out = 0  # position in _buf of the next frame to hand back
 
     def push(self, index: int, payload, poses: Sequence[Pose]) -> Iterator[tuple[int, object, list[Pose]]]:
-        self._buf.append((index, payload, list(poses)))
+        poses = list(poses)
+        self._buf.append((index, payload, poses, self._arrays(poses)))
         while self._out < len(self._buf) and len(self._buf) - 1 - self._out >= self.delay:
             yield self._emit()
 
@@ -291,11 +321,24 @@ class DelayedSmoother:
         while self._out < len(self._buf):
             yield self._emit()
 
+    @staticmethod
+    def _arrays(poses: list[Pose]) -> dict:
+        """{track_id: (layout, xy (K, 2) NaN where missing, confidence (K,), score, size)} of one frame."""
+        out = {}
+        for p in poses:
+            if p.track_id is None:
+                continue
+            kp = p.keypoints
+            vis = kp[:, 2] > 0
+            out[p.track_id] = (p.layout, np.where(vis[:, None], kp[:, :2], np.nan), kp[:, 2].copy(),
+                               float(p.score), person_size(kp))
+        return out
+
     def _emit(self) -> tuple[int, object, list[Pose]]:
         c = self._out
-        index, payload, poses = self._buf[c]
+        index, payload, poses, arrays = self._buf[c]
         result = self._smooth_center(c)
-        self._buf[c] = (index, None, poses)  # the payload goes back to the caller; raw poses stay for the window
+        self._buf[c] = (index, None, poses, arrays)  # the payload goes back to the caller; arrays stay for windows
         self._out += 1
         while self._out > self.delay:  # keep only the frames a later window needs
             self._buf.popleft()
@@ -305,42 +348,40 @@ class DelayedSmoother:
     def _smooth_center(self, c: int) -> list[Pose]:
         frames = list(self._buf)
         current = frames[c][2]
-        ids = {p.track_id for _, _, ps in frames for p in ps if p.track_id is not None}
+        ids = sorted({tid for f in frames for tid in f[3]})
         if not ids:
             return current
-        ids = sorted(ids)
-        layout = next(p.layout for _, _, ps in frames for p in ps if p.track_id is not None)
-        K = next(p.keypoints.shape[0] for _, _, ps in frames for p in ps if p.track_id is not None)
-        N = len(frames)
+        layout, xy0 = next((v[0], v[1]) for f in frames for v in f[3].values())
+        K, N = xy0.shape[0], len(frames)
+        row = {tid: i for i, tid in enumerate(ids)}
         xy = np.full((len(ids), N, K, 2), np.nan)
         conf = np.zeros((len(ids), N, K), np.float32)
         scores = np.zeros((len(ids), N), np.float32)
-        row = {tid: i for i, tid in enumerate(ids)}
         sizes = np.zeros(len(ids))
-        for n, (_, _, ps) in enumerate(frames):
-            for p in ps:
-                if p.track_id is None or p.layout != layout:
+        for n, f in enumerate(frames):
+            for tid, (lay, pxy, pc, sc, size) in f[3].items():
+                if lay != layout:
                     continue
-                i = row[p.track_id]
-                vis = p.keypoints[:, 2] > 0
-                xy[i, n] = np.where(vis[:, None], p.keypoints[:, :2], np.nan)
-                conf[i, n] = p.keypoints[:, 2]
-                scores[i, n] = p.score
-                sizes[i] = max(sizes[i], person_size(p.keypoints))
-        sm = smooth_block(xy, sizes, self.fps, self.params)[:, c]  # (P, K, 2)
+                i = row[tid]
+                xy[i, n], conf[i, n], scores[i, n] = pxy, pc, sc
+                sizes[i] = max(sizes[i], size)
+        sm = smooth_block(xy, sizes, self.fps, self.params, at=c)  # (P, K, 2)
         out = [p for p in current if p.track_id is None or p.layout != layout]
         by_id = {p.track_id: p for p in current if p.track_id is not None}
+        present_centres = [p.keypoints[p.keypoints[:, 2] > 0, :2].mean(axis=0) for p in current if p.num_visible]
+        # confidence of a filled keypoint: the smaller of the nearest found ones before and after (P, K)
+        found = conf > 0
+        n_idx = np.arange(N)[None, :, None]
+        before = np.where(found & (n_idx < c), n_idx, -1).max(axis=1)
+        after = np.where(found & (n_idx > c), n_idx, N).min(axis=1)
+        pi, ki = np.indices(before.shape)
+        filled_conf = np.where((before >= 0) & (after < N), np.minimum(
+            conf[pi, np.clip(before, 0, N - 1), ki], conf[pi, np.clip(after, 0, N - 1), ki]), 0.0)
+        center_conf = np.where(found[:, c], conf[:, c], filled_conf)
         for tid in ids:
             i = row[tid]
-            ok = np.isfinite(sm[i]).all(axis=-1)
-            if not ok.any():
-                continue
-            c_conf = conf[i, c].copy()
-            for k in np.flatnonzero(ok & (c_conf <= 0)):  # filled: the smaller neighbour confidence
-                before = conf[i, :c, k][conf[i, :c, k] > 0]
-                after = conf[i, c + 1:, k][conf[i, c + 1:, k] > 0]
-                c_conf[k] = min(before[-1], after[0]) if before.size and after.size else 0.0
-            ok &= c_conf > 0
+            c_conf = center_conf[i]
+            ok = np.isfinite(sm[i]).all(axis=-1) & (c_conf > 0)
             if not ok.any():
                 continue
             kp = np.zeros((K, 3), np.float32)
@@ -350,6 +391,9 @@ class DelayedSmoother:
             if src is not None:
                 out.append(replace(src, keypoints=kp, extra=dict(src.extra)))
             else:  # the person was missed in this frame; filled from both sides
+                centre = kp[ok, :2].mean(axis=0)
+                if any(np.linalg.norm(centre - c2) < 0.3 * sizes[i] for c2 in present_centres):
+                    continue  # someone found in this frame stands there: that is who it is (an ID change)
                 s = scores[i][scores[i] > 0]
                 out.append(Pose(kp, float(s.mean()) if s.size else 0.0, layout, track_id=tid))
         order = {p.track_id: n for n, p in enumerate(current)}
