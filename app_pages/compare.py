@@ -103,9 +103,10 @@ def person_picker(side: str, people) -> int:
     ids = people.people()
     st.markdown(f"**Person in the {side}**")
     shown = ids[:6]
-    for tid, col in zip(shown, st.columns(max(len(shown), 3))):
+    for tid, col in zip(shown, st.columns(max(len(shown), 4))):
         if tid in people.thumbnails:
-            col.image(people.thumbnails[tid], channels="BGR", caption=f"Person {tid}", width=96)
+            col.image(people.thumbnails[tid], channels="BGR", width=120)
+        col.caption(f"Person {tid} · seen {common.duration_text(len(people.trajectories[tid]) / people.fps)}")
     return st.radio(f"Person in the {side}", ids, index=0, key=f"cmp_person_{side}", horizontal=True,
                     format_func=lambda t: f"Person {t}", label_visibility="collapsed")
 

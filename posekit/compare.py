@@ -3,8 +3,8 @@
 The pipeline around :mod:`posekit.sequence` (which works on keypoint arrays only):
 
 1. :func:`track_video`: decode and estimate every frame (:func:`posekit.video.estimate_frames`: the Video
-   page's decoder, caps and progress), give people IDs (:class:`posekit.tracking.Tracker`), keep a thumbnail of
-   each person (their largest appearance) and their trajectories (:mod:`posekit.kinematics`).
+   page's decoder, caps and progress), give people IDs (:class:`posekit.tracking.Tracker`), keep a picture of
+   each person (as the Video page's) and their trajectories (:mod:`posekit.kinematics`).
 2. :meth:`VideoPeople.sequence`: one person's :class:`~posekit.sequence.PoseSequence`, smoothed by the
    zero-phase pass of :mod:`posekit.smoothing` (outliers, short gaps, Butterworth).
 3. :func:`posekit.sequence.compare_sequences`: alignment, similarity over time, phases, repetitions.
@@ -30,12 +30,10 @@ import numpy as np
 from .errors import InvalidInputError
 from .pose import Pose
 from .sequence import Comparison, PoseSequence, angle_label, compare_sequences
-from .video import MAX_FRAMES, VideoInfo, VideoWriter, estimate_frames, probe
+from .video import MAX_FRAMES, VideoInfo, VideoWriter, _Thumbnails, estimate_frames, probe
 
 #: Height of each side of the side-by-side video (pixels; smaller sources keep their height).
 DEFAULT_HEIGHT = 480
-#: Thumbnail height of each person (pixels).
-THUMB_HEIGHT = 128
 #: Angles this far apart (degrees) get a ring on the attempt in the side-by-side video.
 RING_DEG = 20.0
 
@@ -96,20 +94,6 @@ class VideoPeople:
         return PoseSequence.from_trajectory(tr, self.frames, self.fps, name=self.name)
 
 
-def _crop(bgr: np.ndarray, pose: Pose, height: int) -> np.ndarray:
-    x0, y0, x1, y1 = pose.bbox()
-    h, w = bgr.shape[:2]
-    mx, my = 0.25 * (x1 - x0) + 8, 0.15 * (y1 - y0) + 8
-    a, b = int(max(0, x0 - mx)), int(min(w, x1 + mx))
-    c, d = int(max(0, y0 - my)), int(min(h, y1 + my))
-    crop = bgr[c:d, a:b]
-    if crop.size == 0:
-        crop = bgr
-    s = height / crop.shape[0]
-    return cv2.resize(crop, (max(1, round(crop.shape[1] * s)), height),
-                      interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
-
-
 def track_video(src: str | os.PathLike, estimator, *, max_seconds: Optional[float] = None,
                 max_frames: Optional[int] = MAX_FRAMES, progress: Optional[Progress] = None,
                 name: str | None = None) -> VideoPeople:
@@ -126,17 +110,12 @@ def track_video(src: str | os.PathLike, estimator, *, max_seconds: Optional[floa
     info = probe(src)
     tracker = Tracker.for_fps(info.fps)
     frames: list = []
-    thumbs: dict[int, tuple[float, np.ndarray]] = {}
+    thumbs = _Thumbnails()
     for index, t, bgr, poses in estimate_frames(src, estimator, max_seconds=max_seconds, max_frames=max_frames,
                                                progress=progress):
-        tracker.update(poses, index)
+        poses = tracker.update(poses, index)
         frames.append((index, t, poses))
-        for pose in poses:
-            if pose.track_id is None:
-                continue
-            area = pose.area() * pose.num_visible
-            if pose.track_id not in thumbs or area > thumbs[pose.track_id][0]:
-                thumbs[pose.track_id] = (area, _crop(bgr, pose, THUMB_HEIGHT))
+        thumbs.add(bgr, poses)
     if not frames:
         raise InvalidInputError(f"{name} contains no decodable video frames")
     n = len(frames)
@@ -145,7 +124,7 @@ def track_video(src: str | os.PathLike, estimator, *, max_seconds: Optional[floa
         message = (f"Only the first {n} of about {info.frames} frames of {name} were used "
                    f"({n / info.fps:.1f} of {info.duration_s:.1f} s).")
     return VideoPeople(name, src, info, n, info.fps, trajectories(frames, info.fps),
-                       {k: v[1] for k, v in thumbs.items()}, message)
+                       dict(sorted(thumbs.pictures.items())), message)
 
 
 # ------------------------------------------------------------------------------------------------ rendering

@@ -747,7 +747,7 @@ def estimate_frames(src: str | os.PathLike, estimator, *, max_seconds: Optional[
     state: dict = {"truncated": False, "decoded": 0}
     decoder = threading.Thread(target=_decoder, name="posekit-video-decoder", daemon=True,
                                args=(p, src, info, False, cap, max_seconds, state,
-                                     _input_size(estimator) if estimator is not None else None))
+                                     _input_size(estimator, info.display_size) if estimator is not None else None))
     decoder.start()
     try:
         if estimator is None:
