@@ -103,7 +103,7 @@ def person_picker(side: str, people) -> int:
     ids = people.people()
     st.markdown(f"**Person in the {side}**")
     shown = ids[:6]
-    for tid, col in zip(shown, st.columns(max(len(shown), 4))):
+    for tid, col in zip(shown, st.columns(max(len(shown), 3))):
         if tid in people.thumbnails:
             col.image(people.thumbnails[tid], channels="BGR", width=120)
         col.caption(f"Person {tid} · seen {common.duration_text(len(people.trajectories[tid]) / people.fps)}")
