@@ -62,12 +62,16 @@ class VideoPeople:
     message: str = ""
 
     def people(self, min_share: float = 0.2) -> list[int]:
-        """Track IDs seen in at least ``min_share`` of the frames (all when none is), most prominent first:
-        most frames seen, then largest."""
+        """Track IDs seen in at least ``min_share`` of the frames (all when none is), most prominent first: the
+        largest sum over the frames of box area x keypoints found (large, complete and there for long)."""
         def key(tid):
             tr = self.trajectories[tid]
-            sizes = [Pose(k, 0, tr.layout).area() for k in tr.keypoints[:: max(1, len(tr) // 20)]]
-            return (-len(tr), -float(np.median(sizes)) if sizes else 0.0)
+            vis = tr.keypoints[:, :, 2] > 0
+            big, small = np.where(vis[..., None], tr.keypoints[:, :, :2], -np.inf), \
+                np.where(vis[..., None], tr.keypoints[:, :, :2], np.inf)
+            extent = np.clip(big.max(axis=1) - small.min(axis=1), 0, None)  # (T, 2) box width, height
+            area = np.where(vis.any(axis=1), extent.prod(axis=1), 0.0)
+            return -float((area * vis.sum(axis=1)).sum())
 
         ids = sorted(self.trajectories, key=key)
         kept = [t for t in ids if len(self.trajectories[t]) >= min_share * self.frames]
@@ -172,9 +176,10 @@ def render_side_by_side(reference: VideoPeople, attempt: VideoPeople, comparison
 
     ``draw(bgr, poses, highlight=...)`` draws the skeletons (default :func:`posekit.draw.draw_poses`).
     """
-    from .draw import draw_poses
+    from .draw import draw_person_labels, draw_poses
 
-    draw = draw or (lambda img, poses, **kw: draw_poses(img, poses, copy=False, **kw))
+    draw = draw or (lambda img, poses, **kw: draw_person_labels(draw_poses(img, poses, copy=False, **kw), poses,
+                                                                copy=False))
     al = comparison.alignment
     ref_seq, att_seq = comparison.reference, comparison.attempt
     h = max(16, min(int(height), max(reference.info.display_size[1], attempt.info.display_size[1])) // 2 * 2)

@@ -34,6 +34,9 @@ def test_compare_two_clips(new_page, tmp_path):
     wait_idle(page)
     page.get_by_text("Person 1").first.wait_for()
     screenshot(page, "compare")
+    page.get_by_role("heading", name="Repetitions").scroll_into_view_if_needed()
+    assert page.get_by_text("Most different joints, phase by phase").count() == 1
+    screenshot(page, "compare_tables")
 
     mp4 = download(page, "Download side-by-side video (MP4)")
     path = tmp_path / "side_by_side.mp4"
