@@ -196,12 +196,14 @@ for ph in al.phases:
         "most different": "; ".join(d.text.split(" in frames")[0] for d in worst if d.mean_abs_deg >= 10)
                           or "nothing 10° or more apart",
     })
-st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
+             column_config={"most different": st.column_config.TextColumn(width="large")})
 
 st.subheader("Repetitions", anchor=False)
 if comparison.angle and comparison.matches:
     st.caption(f"Counted on the {angle_label(comparison.angle)}; each repetition of the attempt is paired with "
-               "the one of the reference it lines up with. Range of motion: how far the joint moves, in degrees.")
+               "the one of the reference it lines up with. Range: how far the joint moves, in degrees; time: from "
+               "leaving the starting position to being back.")
     st.dataframe(pd.DataFrame(repetition_table(comparison)), hide_index=True, width="stretch")
 else:
     st.caption("No repetition found" + (f" on the {angle_label(comparison.angle)}." if comparison.angle else "."))

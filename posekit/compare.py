@@ -330,18 +330,22 @@ def report_csv(comparison: Comparison) -> bytes:
 
 
 def repetition_table(comparison: Comparison) -> list[dict]:
-    """One row per matched repetition, for a table people read."""
+    """One row per repetition (the attempt's, paired with the reference's), for a table people read."""
     out = []
+
+    def sec(x):
+        return f"{x:.1f}"
+
     for k, m in enumerate(comparison.matches, 1):
         a, r = m.attempt, m.reference
         out.append({
-            "repetition": k,
-            "attempt: range of motion (°)": round(a.range_deg) if a else None,
-            "reference: range of motion (°)": round(r.range_deg) if r else None,
-            "attempt: duration (s)": round(a.duration_s, 1) if a else None,
-            "reference: duration (s)": round(r.duration_s, 1) if r else None,
-            "attempt: going / coming back (s)": f"{a.out_s:.1f} / {a.back_s:.1f}" if a else "",
-            "note": "" if a and r else ("extra, not in the reference" if a else "missing in the attempt"),
+            "rep.": k,
+            "range attempt (°)": f"{a.range_deg:.0f}" if a else "–",
+            "range reference (°)": f"{r.range_deg:.0f}" if r else "–",
+            "time attempt (s)": sec(a.duration_s) if a else "–",
+            "time reference (s)": sec(r.duration_s) if r else "–",
+            "attempt: way out / back (s)": f"{sec(a.out_s)} / {sec(a.back_s)}" if a else "–",
+            "note": "" if a and r else ("extra: not in the reference" if a else "missing in the attempt"),
         })
     return out
 
