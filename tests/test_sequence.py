@@ -344,3 +344,14 @@ def test_cli_compare_bad_input(tmp_path, video_clips):
     r = subprocess.run([sys.executable, "-m", "posekit", "compare", str(ref), str(ref), "--person-ref", "7",
                         "--model", "mobilenet_v2_0.5"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and "no person 7" in r.stderr
+
+
+def test_a_video_without_anyone_is_refused_clearly(tmp_path, fast_estimator, video_clips):
+    from posekit.compare import compare_videos
+
+    _, ref, _ = video_clips
+    empty = write_clip(tmp_path / "empty.mp4", [np.full((H, W, 3), 90, np.uint8)] * 5, fps=FPS)
+    out = tmp_path / "side.mp4"
+    with pytest.raises(InvalidInputError, match="no person found in empty.mp4"):
+        compare_videos(ref, empty, fast_estimator, output=out)
+    assert not out.exists() and list(tmp_path.iterdir()) == [empty]  # nothing half-written left behind
