@@ -373,3 +373,9 @@ def compare_videos(reference: str | os.PathLike, attempt: str | os.PathLike, est
     if report is not None:
         write_report(comparison, report)
     return comparison, ref, att
+
+
+__all__ = [
+    "REPORT_COLUMNS", "VideoPeople", "compare_videos", "render_side_by_side", "repetition_table", "report_csv",
+    "report_rows", "track_video", "write_report",
+]

@@ -937,3 +937,11 @@ def compare_sequences(reference: PoseSequence, attempt: PoseSequence, *, mirror:
         att_reps = count_repetitions(angle_series(attempt, al.mirrored)[1][:, k], attempt.fps, angle=angle)
         matches = match_repetitions(ref_reps, att_reps, al.path)
     return Comparison(reference, attempt, al, angle, ref_reps, att_reps, matches)
+
+
+__all__ = [
+    "Alignment", "Band", "Comparison", "Features", "JointDifference", "Phase", "PoseSequence", "Repetition",
+    "RepetitionMatch", "Repetitions", "align", "angle_label", "angle_series", "compare_sequences", "cost_band",
+    "count_repetitions", "describe_angle_difference", "dtw_band", "features", "match_repetitions",
+    "normalised_keypoints", "phases_of",
+]
