@@ -21,7 +21,7 @@ in time by **dynamic time warping** (DTW), then compared frame by frame along th
    cost of the band, no evidence either way.
 5. **Alignment.** DTW with steps (1, 0), (0, 1), (1, 1) over the cost, inside a Sakoe-Chiba band around the
    diagonal stretched to the two lengths (``window_s`` seconds each side, default 10 % of the longer sequence
-   and at least 1 s). Both sequences are aligned from their first to their last frame: trim them to the
+   and at least 2 s). Both sequences are aligned from their first to their last frame: trim them to the
    movement. The accumulated cost is computed row by row in numpy (a min-plus prefix scan per row); see
    ``bench/bench_sequence.py`` for why not a DTW library.
 6. **Similarity over time.** For each attempt frame ``t``: the reference frame aligned to it (the middle one
@@ -50,8 +50,10 @@ from .pose import Pose
 from .similarity import ANGLE_TOLERANCE_DEG, MIN_COMMON, SHOULDER_TO_TORSO, _tolerances, _weights, \
     mirror_permutation
 
-#: Default half-width of the Sakoe-Chiba band, as a fraction of the longer sequence (and at least 1 s).
+#: Default half-width of the Sakoe-Chiba band: this fraction of the longer sequence, at least MIN_WINDOW_S.
 WINDOW_FRACTION = 0.1
+#: The shortest default half-width of the band, in seconds (a late start of that much is absorbed).
+MIN_WINDOW_S = 2.0
 #: Rows of the cost band computed at once (memory: rows x band width x features).
 _BLOCK = 256
 
@@ -396,10 +398,10 @@ def dtw_band(cost: np.ndarray, band: Band) -> tuple[np.ndarray, float]:
 
 
 def default_radius(n: int, m: int, fps: float, window_s: float | None = None) -> int:
-    """Band half-width in reference frames: ``window_s`` seconds, else 10 % of the longer sequence, >= 1 s."""
+    """Band half-width in reference frames: ``window_s`` seconds, else 10 % of the longer sequence, >= 2 s."""
     if window_s is not None:
         return max(1, int(round(window_s * fps)))
-    return max(1, int(round(max(WINDOW_FRACTION * max(n, m), fps))))
+    return max(1, int(round(max(WINDOW_FRACTION * max(n, m), MIN_WINDOW_S * fps))))
 
 
 # -------------------------------------------------------------------------------------------------- scores
@@ -658,7 +660,7 @@ def align(reference: PoseSequence, attempt: PoseSequence, *, mirror: bool = Fals
     Args:
         reference, attempt: the two sequences (same layout). Each is aligned from its first to its last frame.
         mirror: also try the attempt mirrored (left/right swapped) and keep the better alignment.
-        window_s: half-width of the Sakoe-Chiba band in seconds (default: 10 % of the longer, at least 1 s).
+        window_s: half-width of the Sakoe-Chiba band in seconds (default: 10 % of the longer, at least 2 s).
         min_phase_s: shortest phase of the per-phase feedback.
         use_angles: include joint angles in the features (keypoints alone when False).
 

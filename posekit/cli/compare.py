@@ -26,7 +26,7 @@ def register(sub) -> None:
                    help="angle to count repetitions on, e.g. right_knee (default: the one that moves most)")
     p.add_argument("--window", type=float, metavar="S",
                    help="how far (seconds) the timing may drift from a steady pace (default: 10%% of the longer "
-                        "video, at least 1 s)")
+                        "video, at least 2 s)")
     add_model_options(p)
     p.add_argument("--max-seconds", type=float, default=120.0, metavar="S",
                    help="use at most the first S seconds of each video (default: %(default)s)")
