@@ -38,7 +38,9 @@ in time by **dynamic time warping** (DTW), then compared frame by frame along th
 
 from __future__ import annotations
 
+import contextlib
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -159,7 +161,7 @@ def normalised_keypoints(seq: PoseSequence, mirror: bool = False) -> np.ndarray:
 
     hips = [i for i in (col("MidHip"),) if i is not None] or [i for i in (col("RHip"), col("LHip")) if i is not None]
     neck = col("Neck")
-    with np.errstate(invalid="ignore"), _quiet():
+    with _quiet():
         hip_c = np.nanmean(xy[:, hips], axis=1) if hips else np.full((len(seq), 2), np.nan)
         mean_c = np.nanmean(xy, axis=1)
     centre = hip_c.copy()
@@ -186,23 +188,12 @@ def normalised_keypoints(seq: PoseSequence, mirror: bool = False) -> np.ndarray:
     return (xy - centre[:, None]) / scale
 
 
-class _quiet(np.errstate):
-    """Silence numpy's 'mean of empty slice' warnings (NaN is the answer we want)."""
-
-    def __init__(self):
-        super().__init__(invalid="ignore", divide="ignore")
-
-    def __enter__(self):
-        import warnings
-
-        self._w = warnings.catch_warnings()
-        self._w.__enter__()
+@contextlib.contextmanager
+def _quiet():
+    """Silence numpy's 'mean of empty slice' and invalid-value warnings: NaN is the answer wanted there."""
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
-        return super().__enter__()
-
-    def __exit__(self, *exc):
-        super().__exit__(*exc)
-        return self._w.__exit__(*exc)
+        yield
 
 
 def angle_series(seq: PoseSequence, mirror: bool = False) -> tuple[list[str], np.ndarray]:
