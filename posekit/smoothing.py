@@ -322,17 +322,20 @@ class DelayedSmoother:
             yield self._emit()
 
     @staticmethod
-    def _arrays(poses: list[Pose]) -> dict:
-        """{track_id: (layout, xy (K, 2) NaN where missing, confidence (K,), score, size)} of one frame."""
-        out = {}
-        for p in poses:
-            if p.track_id is None:
-                continue
-            kp = p.keypoints
-            vis = kp[:, 2] > 0
-            out[p.track_id] = (p.layout, np.where(vis[:, None], kp[:, :2], np.nan), kp[:, 2].copy(),
-                               float(p.score), person_size(kp))
-        return out
+    def _arrays(poses: list[Pose]) -> tuple | None:
+        """The tracked poses of one frame stacked: (layout, ids (P,), xy (P, K, 2) NaN where missing,
+        confidence (P, K), scores (P,), sizes (P,)); None when there is none. Poses of another layout than the
+        first tracked one are left out."""
+        tracked = [p for p in poses if p.track_id is not None]
+        if not tracked:
+            return None
+        layout = tracked[0].layout
+        tracked = [p for p in tracked if p.layout == layout]
+        kp = np.stack([p.keypoints for p in tracked])
+        vis = kp[..., 2] > 0
+        return (layout, np.array([p.track_id for p in tracked]), np.where(vis[..., None], kp[..., :2], np.nan),
+                kp[..., 2].copy(), np.array([p.score for p in tracked], np.float32),
+                np.array([person_size(k) for k in kp]))
 
     def _emit(self) -> tuple[int, object, list[Pose]]:
         c = self._out
@@ -348,23 +351,25 @@ class DelayedSmoother:
     def _smooth_center(self, c: int) -> list[Pose]:
         frames = list(self._buf)
         current = frames[c][2]
-        ids = sorted({tid for f in frames for tid in f[3]})
-        if not ids:
+        stacks = [f[3] for f in frames]
+        first = next((a for a in stacks if a is not None), None)
+        if first is None:
             return current
-        layout, xy0 = next((v[0], v[1]) for f in frames for v in f[3].values())
-        K, N = xy0.shape[0], len(frames)
+        layout = first[0]
+        ids_all = np.unique(np.concatenate([a[1] for a in stacks if a is not None and a[0] == layout]))
+        ids = [int(t) for t in ids_all]
+        K, N = first[2].shape[1], len(frames)
         row = {tid: i for i, tid in enumerate(ids)}
         xy = np.full((len(ids), N, K, 2), np.nan)
         conf = np.zeros((len(ids), N, K), np.float32)
         scores = np.zeros((len(ids), N), np.float32)
         sizes = np.zeros(len(ids))
-        for n, f in enumerate(frames):
-            for tid, (lay, pxy, pc, sc, size) in f[3].items():
-                if lay != layout:
-                    continue
-                i = row[tid]
-                xy[i, n], conf[i, n], scores[i, n] = pxy, pc, sc
-                sizes[i] = max(sizes[i], size)
+        for n, a in enumerate(stacks):
+            if a is None or a[0] != layout:
+                continue
+            rows = np.searchsorted(ids_all, a[1])
+            xy[rows, n], conf[rows, n], scores[rows, n] = a[2], a[3], a[4]
+            sizes[rows] = np.maximum(sizes[rows], a[5])
         sm = smooth_block(xy, sizes, self.fps, self.params, at=c)  # (P, K, 2)
         out = [p for p in current if p.track_id is None or p.layout != layout]
         by_id = {p.track_id: p for p in current if p.track_id is not None}
