@@ -63,15 +63,17 @@ class VideoPeople:
 
     def people(self, min_share: float = 0.2) -> list[int]:
         """Track IDs seen in at least ``min_share`` of the frames (all when none is), most prominent first: the
-        largest sum over the frames of box area x keypoints found (large, complete and there for long)."""
+        largest sum over the frames of :func:`posekit.pose.prominence` (large, complete, central, and there for
+        long; up to 200 frames of each person sampled evenly)."""
+        from .pose import prominence
+
+        size = self.info.display_size if self.info is not None else None
+
         def key(tid):
             tr = self.trajectories[tid]
-            vis = tr.keypoints[:, :, 2] > 0
-            big, small = np.where(vis[..., None], tr.keypoints[:, :, :2], -np.inf), \
-                np.where(vis[..., None], tr.keypoints[:, :, :2], np.inf)
-            extent = np.clip(big.max(axis=1) - small.min(axis=1), 0, None)  # (T, 2) box width, height
-            area = np.where(vis.any(axis=1), extent.prod(axis=1), 0.0)
-            return -float((area * vis.sum(axis=1)).sum())
+            step = max(1, len(tr) // 200)
+            sampled = sum(prominence(Pose(kp, 0.0, tr.layout), size) for kp in tr.keypoints[::step])
+            return -sampled * step
 
         ids = sorted(self.trajectories, key=key)
         kept = [t for t in ids if len(self.trajectories[t]) >= min_share * self.frames]
