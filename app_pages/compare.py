@@ -185,16 +185,16 @@ st.line_chart(chart, x="time in the attempt (s)", y="similarity (%)", height=240
 
 st.subheader("Most different joints, phase by phase", anchor=False)
 rows = []
+listed = al.worst(per_phase=3)
 for ph in al.phases:
-    worst = [d for d in al.differences if d.phase == ph.index][:3]
+    worst = [d for d in listed if d.phase == ph.index]
     sim = "" if math.isnan(ph.similarity) else f"{ph.similarity:.0f}%"
     rows.append({
         "phase": ph.index + 1,
         "reference (s)": f"{ph.ref_start / comparison.reference.fps:.1f}–{(ph.ref_end + 1) / comparison.reference.fps:.1f}",
         "attempt (s)": f"{ph.attempt_start / comparison.attempt.fps:.1f}–{(ph.attempt_end + 1) / comparison.attempt.fps:.1f}",
         "similarity": sim,
-        "most different": "; ".join(d.text.split(" in frames")[0] for d in worst if d.mean_abs_deg >= 10)
-                          or "nothing 10° or more apart",
+        "most different": "; ".join(d.text.split(" in frames")[0] for d in worst) or "nothing 10° or more apart",
     })
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
              column_config={"most different": st.column_config.TextColumn(width="large")})

@@ -32,8 +32,8 @@ in time by **dynamic time warping** (DTW), then compared frame by frame along th
    mean over the frames where it is measured.
 7. **Phases.** The reference is cut at the turning points of its most moving angle (where that joint changes
    from bending to straightening), phases shorter than ``min_phase_s`` merged; per phase and angle, the mean
-   signed difference attempt - reference over the aligned frames: "left knee: bent 12° more in frames 40–75 of
-   the reference". When the attempt was compared mirrored, its joints are named as the reference's.
+   signed difference attempt - reference over the aligned frames (and its largest, the 90th percentile of the
+   absolute difference): "left knee: bent 12° more (up to 25°) in frames 40–75 of the reference". When the attempt was compared mirrored, its joints are named as the reference's.
 """
 
 from __future__ import annotations
@@ -448,12 +448,15 @@ class JointDifference:
     diff_deg: float  # signed, attempt minus reference
     mean_abs_deg: float  # how far apart on average, whatever the sign
     fps: float
+    peak_deg: float = 0.0  # 90th percentile of how far apart: the largest differences, not one stray frame
 
     @property
     def text(self) -> str:
-        return f"{describe_angle_difference(self.angle, self.diff_deg, self.mean_abs_deg)} in frames " \
-               f"{self.ref_start}–{self.ref_end} of the reference ({self.ref_start / self.fps:.1f}–" \
-               f"{(self.ref_end + 1) / self.fps:.1f} s)"
+        words = describe_angle_difference(self.angle, self.diff_deg, self.mean_abs_deg)
+        if self.peak_deg >= max(self.mean_abs_deg + 5, 1.5 * self.mean_abs_deg):
+            words += f" (up to {self.peak_deg:.0f}°)"
+        return f"{words} in frames {self.ref_start}–{self.ref_end} of the reference " \
+               f"({self.ref_start / self.fps:.1f}–{(self.ref_end + 1) / self.fps:.1f} s)"
 
 
 def angle_label(name: str) -> str:
@@ -473,6 +476,8 @@ def describe_angle_difference(angle: str, diff: float, mean_abs: float) -> str:
     says how far apart they are on average instead.
     """
     label = angle_label(angle)
+    if mean_abs < 2.0:
+        return f"{label}: the same (within 2°)"
     if abs(diff) < 0.5 * mean_abs:
         return f"{label}: {mean_abs:.0f}° apart on average (both ways)"
     deg = f"{abs(diff):.0f}°"
@@ -523,10 +528,11 @@ class Alignment:
         return float(np.polyfit(r, a, 1)[0])
 
     def worst(self, per_phase: int = 2, min_deg: float = 10.0) -> list[JointDifference]:
-        """The most different angles of each phase (at least ``min_deg`` apart), phase by phase."""
+        """The most different angles of each phase (on average; only those at least ``min_deg`` apart in their
+        largest differences, the 90th percentile), phase by phase."""
         out = []
         for ph in self.phases:
-            diffs = [d for d in self.differences if d.phase == ph.index and d.mean_abs_deg >= min_deg]
+            diffs = [d for d in self.differences if d.phase == ph.index and d.peak_deg >= min_deg]
             out.extend(diffs[:per_phase])
         return out
 
@@ -638,7 +644,7 @@ def _phase_feedback(att: Features, ref: Features, path: np.ndarray, sim: np.ndar
             if len(d) < max(2, 0.3 * len(pairs)):
                 continue
             rows.append(JointDifference(name, k, r0, r1, a0, a1, float(d.mean()), float(np.abs(d).mean()),
-                                        fps_ref))
+                                        fps_ref, float(np.percentile(np.abs(d), 90))))
         rows.sort(key=lambda x: -x.mean_abs_deg)
         diffs.extend(rows)
     return phases, diffs

@@ -357,3 +357,51 @@ def test_a_video_without_anyone_is_refused_clearly(tmp_path, fast_estimator, vid
     with pytest.raises(InvalidInputError, match="no person found in empty.mp4"):
         compare_videos(ref, empty, fast_estimator, output=out)
     assert not out.exists() and list(tmp_path.iterdir()) == [empty]  # nothing half-written left behind
+
+
+# --------------------------------------------------------------------------- feedback words, constructed poses
+
+
+def _figure(arm_deg: float, left_knee_deg: float = 180.0) -> np.ndarray:
+    """A COCO-18 person facing the camera (pixels, y down, 100 px torso): both arms raised ``arm_deg`` from the
+    body (0 = hanging), the left knee bent to ``left_knee_deg`` (180 = straight; the shank swings backwards)."""
+    kp = np.zeros((18, 3), np.float32)
+
+    def put(i, x, y):
+        kp[i] = (200 + x, 100 + y, 0.9)
+
+    put(0, 0, -30)  # nose
+    put(1, 0, 0)  # neck
+    for side, sx, (s, e, w) in ((-1, -30, (2, 3, 4)), (1, 30, (5, 6, 7))):  # right is on the image's left
+        a = math.radians(arm_deg)
+        put(s, sx, 0)
+        put(e, sx + side * 60 * math.sin(a), 60 * math.cos(a))
+        put(w, sx + side * 120 * math.sin(a), 120 * math.cos(a))
+    put(8, -20, 100), put(9, -20, 160), put(10, -20, 220)  # right leg, straight
+    put(11, 20, 100), put(12, 20, 160)
+    b = math.radians(180 - left_knee_deg)
+    put(13, 20 + 60 * math.sin(b), 160 + 60 * math.cos(b))
+    for i, dx in ((14, -8), (15, 8), (16, -15), (17, 15)):
+        put(i, dx, -34)
+    return kp
+
+
+def test_feedback_words_say_which_way_a_joint_differs():
+    """The reference raises its arms twice (0° -> 90° -> 0°); the attempt does the same but bends its left knee
+    to 130° while its arms go up the first time, and raises its arms only to 60° the second time."""
+    n = 40
+    arm = 45 * (1 - np.cos(np.linspace(0, 4 * np.pi, n)))  # two raises
+    ref = PoseSequence(np.stack([_figure(a) for a in arm]), FPS)
+    knee = np.where(np.arange(n) < n // 4, 130.0, 180.0)
+    arm_att = np.where(np.arange(n) >= n // 2, arm * 60 / 90, arm)
+    att = PoseSequence(np.stack([_figure(a, k) for a, k in zip(arm_att, knee)]), FPS)
+    al = align(ref, att)
+    assert len(al.phases) == 4  # up, down, up, down: cut at the turning points of the arms
+    texts = [d.text for d in al.worst(per_phase=1, min_deg=15)]
+    assert any(t.startswith("left knee: bent ") and " more in frames 0–" in t for t in texts), texts
+    # the second time, DTW lines the lower raise up with the reference's rise, so the mean difference is small;
+    # its largest differences (up to ~28° at the top) are said too
+    assert any(t.startswith(("right shoulder: arm raised", "left shoulder: arm raised")) and " lower (up to " in t
+               for t in texts), texts
+    first = [d for d in al.differences if d.phase == 0 and d.angle == "left_knee"][0]
+    assert first.diff_deg == pytest.approx(-50, abs=12)  # 130° instead of 180°: bent about 50° more
