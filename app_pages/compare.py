@@ -194,7 +194,7 @@ for ph in al.phases:
         "reference (s)": f"{ph.ref_start / comparison.reference.fps:.1f}–{(ph.ref_end + 1) / comparison.reference.fps:.1f}",
         "attempt (s)": f"{ph.attempt_start / comparison.attempt.fps:.1f}–{(ph.attempt_end + 1) / comparison.attempt.fps:.1f}",
         "similarity": sim,
-        "most different": "; ".join(d.text.split(" in frames")[0] for d in worst) or "nothing 10° or more apart",
+        "most different": "; ".join(d.text.split(" in frames")[0].rstrip(",") for d in worst) or "nothing 10° or more apart",
     })
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
              column_config={"most different": st.column_config.TextColumn(width="large")})

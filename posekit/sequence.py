@@ -33,7 +33,7 @@ in time by **dynamic time warping** (DTW), then compared frame by frame along th
 7. **Phases.** The reference is cut at the turning points of its most moving angle (where that joint changes
    from bending to straightening), phases shorter than ``min_phase_s`` merged; per phase and angle, the mean
    signed difference attempt - reference over the aligned frames (and its largest, the 90th percentile of the
-   absolute difference): "left knee: bent 12° more (up to 25°) in frames 40–75 of the reference". When the attempt was compared mirrored, its joints are named as the reference's.
+   absolute difference): "left knee: bent 12° more, up to 25°, in frames 40–75 of the reference". When the attempt was compared mirrored, its joints are named as the reference's.
 """
 
 from __future__ import annotations
@@ -448,13 +448,13 @@ class JointDifference:
     diff_deg: float  # signed, attempt minus reference
     mean_abs_deg: float  # how far apart on average, whatever the sign
     fps: float
-    peak_deg: float = 0.0  # 90th percentile of how far apart: the largest differences, not one stray frame
+    peak_deg: float = 0.0  # 90th percentile of how far apart (3-frame running median): the largest differences
 
     @property
     def text(self) -> str:
         words = describe_angle_difference(self.angle, self.diff_deg, self.mean_abs_deg)
         if self.peak_deg >= max(self.mean_abs_deg + 5, 1.5 * self.mean_abs_deg):
-            words += f" (up to {self.peak_deg:.0f}°)"
+            words += f", up to {self.peak_deg:.0f}°,"
         return f"{words} in frames {self.ref_start}–{self.ref_end} of the reference " \
                f"({self.ref_start / self.fps:.1f}–{(self.ref_end + 1) / self.fps:.1f} s)"
 
@@ -479,7 +479,7 @@ def describe_angle_difference(angle: str, diff: float, mean_abs: float) -> str:
     if mean_abs < 2.0:
         return f"{label}: the same (within 2°)"
     if abs(diff) < 0.5 * mean_abs:
-        return f"{label}: {mean_abs:.0f}° apart on average (both ways)"
+        return f"{label}: {mean_abs:.0f}° apart on average, both ways"
     deg = f"{abs(diff):.0f}°"
     more = diff > 0
     if angle.endswith("_shoulder"):
@@ -623,6 +623,8 @@ def _most_moving(angles: np.ndarray, fps: float, min_coverage: float = 0.6) -> i
 
 def _phase_feedback(att: Features, ref: Features, path: np.ndarray, sim: np.ndarray, fps_ref: float,
                     min_phase_s: float):
+    from scipy.signal import medfilt
+
     n_ref = len(ref)
     main = _most_moving(ref.angles, fps_ref) if ref.angles.shape[1] else None
     signal = ref.angles[:, main] if main is not None else np.full(n_ref, np.nan)
@@ -643,8 +645,10 @@ def _phase_feedback(att: Features, ref: Features, path: np.ndarray, sim: np.ndar
             d = d[np.isfinite(d)]
             if len(d) < max(2, 0.3 * len(pairs)):
                 continue
+            # largest differences after a 3-frame running median: one frame's stray keypoint is not "up to"
+            steady = medfilt(d, 3) if len(d) >= 3 else d
             rows.append(JointDifference(name, k, r0, r1, a0, a1, float(d.mean()), float(np.abs(d).mean()),
-                                        fps_ref, float(np.percentile(np.abs(d), 90))))
+                                        fps_ref, float(np.percentile(np.abs(steady), 90))))
         rows.sort(key=lambda x: -x.mean_abs_deg)
         diffs.extend(rows)
     return phases, diffs
