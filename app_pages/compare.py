@@ -189,12 +189,14 @@ listed = al.worst(per_phase=3)
 for ph in al.phases:
     worst = [d for d in listed if d.phase == ph.index]
     sim = "" if math.isnan(ph.similarity) else f"{ph.similarity:.0f}%"
+    fr, fa = comparison.reference.fps, comparison.attempt.fps
     rows.append({
         "phase": ph.index + 1,
-        "reference (s)": f"{ph.ref_start / comparison.reference.fps:.1f}–{(ph.ref_end + 1) / comparison.reference.fps:.1f}",
-        "attempt (s)": f"{ph.attempt_start / comparison.attempt.fps:.1f}–{(ph.attempt_end + 1) / comparison.attempt.fps:.1f}",
+        "reference (s)": f"{ph.ref_start / fr:.1f}–{(ph.ref_end + 1) / fr:.1f}",
+        "attempt (s)": f"{ph.attempt_start / fa:.1f}–{(ph.attempt_end + 1) / fa:.1f}",
         "similarity": sim,
-        "most different": "; ".join(d.text.split(" in frames")[0].rstrip(",") for d in worst) or "nothing 10° or more apart",
+        "most different": "; ".join(d.text.split(" in frames")[0].rstrip(",") for d in worst)
+                          or "nothing 10° or more apart",
     })
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
              column_config={"most different": st.column_config.TextColumn(width="large")})

@@ -33,7 +33,8 @@ in time by **dynamic time warping** (DTW), then compared frame by frame along th
 7. **Phases.** The reference is cut at the turning points of its most moving angle (where that joint changes
    from bending to straightening), phases shorter than ``min_phase_s`` merged; per phase and angle, the mean
    signed difference attempt - reference over the aligned frames (and its largest, the 90th percentile of the
-   absolute difference): "left knee: bent 12° more, up to 25°, in frames 40–75 of the reference". When the attempt was compared mirrored, its joints are named as the reference's.
+   absolute difference): "left knee: bent 12° more, up to 25°, in frames 40–75 of the reference". When the
+   attempt was compared mirrored, its joints are named as the reference's.
 """
 
 from __future__ import annotations
