@@ -8,9 +8,9 @@ Measured in one run, on the same machine:
   2 x seconds x fps frames);
 * **alignment** of two sequences of that length (target: well under a second): the reference moves from one
   real pose of those frames to another (picked at random) each second, linearly; the attempt is the same
-  movement with its pace varying by ±20 %, 2 px of keypoint noise and 5 % of keypoints missing. Timed: ``sequence.align`` (features,
-  NaN-aware cost band, numpy DTW, scores and phases) and its stages, and the whole ``compare_sequences``
-  (plus repetitions);
+  movement with its pace varying by ±20 %, 2 px of keypoint noise and 5 % of keypoints missing. Timed:
+  ``sequence.align`` (features, NaN-aware cost band, numpy DTW, scores and phases) and its stages, and the whole
+  ``compare_sequences`` (plus repetitions); the alignment error against the known time warp;
 * **dtaidistance** (optional, ``pip install dtaidistance``): its C DTW (``dtw_ndim.warping_path``, same
   Sakoe-Chiba window) on the same features with missing values set to 0, as it has no notion of a missing joint
   (nor of a cost other than the squared Euclidean distance).
