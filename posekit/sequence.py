@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -311,9 +312,14 @@ def _one_blas_thread():
     return threadpool_limits(1, user_api="blas")
 
 
+#: One cost band at a time: BLAS thread limits are process-wide, so two threads (two app sessions) setting and
+#: restoring them at once could leave them changed.
+_BLAS_LOCK = threading.Lock()
+
+
 def cost_band(att: Features, ref: Features, band: Band) -> np.ndarray:
     """(n, band.width) costs, row ``i`` holding columns ``band.lo[i]...``; +inf outside the band."""
-    with _one_blas_thread():
+    with _BLAS_LOCK, _one_blas_thread():
         return _cost_band(att, ref, band)
 
 
