@@ -135,10 +135,6 @@ class PoseSequence:
         return cls(kp, fps, trajectory.layout, int(trajectory.track_id), name)
 
 
-def _frame_time(t: int, fps: float) -> str:
-    return f"{t / fps:.1f} s"
-
-
 def normalised_keypoints(seq: PoseSequence, mirror: bool = False) -> np.ndarray:
     """(T, K, 2) float64 keypoints in torso lengths, centred per frame on the hips; NaN where not seen.
 
