@@ -51,3 +51,13 @@ def test_compare_two_clips(new_page, tmp_path):
     summary = next(r for r in rows if r["section"] == "summary" and r["measure"] == "similarity")
     assert float(summary["value"]) == pytest.approx(similarity, abs=0.06)
     assert sum(r["section"] == "frame" for r in rows) == 80
+
+
+def test_home_links_to_compare_videos(new_page):
+    page = new_page("/")
+    link = page.get_by_test_id("stMain").get_by_role("link", name="Open Compare videos")
+    link.wait_for()
+    link.click()
+    page.get_by_role("heading", name="Compare videos").wait_for()
+    page.get_by_text("Upload a reference video and an attempt").wait_for()
+    page.wait_for_url("**/compare", timeout=15_000)
