@@ -373,7 +373,6 @@ class DelayedSmoother:
         sm = smooth_block(xy, sizes, self.fps, self.params, at=c)  # (P, K, 2)
         out = [p for p in current if p.track_id is None or p.layout != layout]
         by_id = {p.track_id: p for p in current if p.track_id is not None}
-        present_centres = [p.keypoints[p.keypoints[:, 2] > 0, :2].mean(axis=0) for p in current if p.num_visible]
         # confidence of a filled keypoint: the smaller of the nearest found ones before and after (P, K)
         found = conf > 0
         n_idx = np.arange(N)[None, :, None]
@@ -383,24 +382,26 @@ class DelayedSmoother:
         filled_conf = np.where((before >= 0) & (after < N), np.minimum(
             conf[pi, np.clip(before, 0, N - 1), ki], conf[pi, np.clip(after, 0, N - 1), ki]), 0.0)
         center_conf = np.where(found[:, c], conf[:, c], filled_conf)
-        for tid in ids:
-            i = row[tid]
-            c_conf = center_conf[i]
-            ok = np.isfinite(sm[i]).all(axis=-1) & (c_conf > 0)
-            if not ok.any():
+        ok = np.isfinite(sm).all(axis=-1) & (center_conf > 0)  # (P, K)
+        kps = np.zeros((len(ids), K, 3), np.float32)
+        kps[..., :2] = np.where(ok[..., None], sm, 0.0)
+        kps[..., 2] = np.where(ok, center_conf, 0.0)
+        any_ok = ok.any(axis=1)
+        missing = [i for i, tid in enumerate(ids) if any_ok[i] and tid not in by_id]
+        if missing:  # people missed in this frame, filled from both sides ...
+            present = [p.keypoints[p.keypoints[:, 2] > 0, :2].mean(axis=0) for p in current if p.num_visible]
+        for i, tid in enumerate(ids):
+            if not any_ok[i]:
                 continue
-            kp = np.zeros((K, 3), np.float32)
-            kp[ok, :2] = sm[i, ok]
-            kp[ok, 2] = c_conf[ok]
             src = by_id.get(tid)
             if src is not None:
-                out.append(replace(src, keypoints=kp, extra=dict(src.extra)))
-            else:  # the person was missed in this frame; filled from both sides
-                centre = kp[ok, :2].mean(axis=0)
-                if any(np.linalg.norm(centre - c2) < 0.3 * sizes[i] for c2 in present_centres):
-                    continue  # someone found in this frame stands there: that is who it is (an ID change)
-                s = scores[i][scores[i] > 0]
-                out.append(Pose(kp, float(s.mean()) if s.size else 0.0, layout, track_id=tid))
+                out.append(replace(src, keypoints=kps[i], extra=dict(src.extra)))
+                continue
+            centre = kps[i, ok[i], :2].mean(axis=0)
+            if any(np.linalg.norm(centre - c2) < 0.3 * sizes[i] for c2 in present):
+                continue  # ... unless someone found in this frame stands there: that is who it is (an ID change)
+            s = scores[i][scores[i] > 0]
+            out.append(Pose(kps[i], float(s.mean()) if s.size else 0.0, layout, track_id=tid))
         order = {p.track_id: n for n, p in enumerate(current)}
         out.sort(key=lambda p: (order.get(p.track_id, len(order)), p.track_id or 0))
         return out
