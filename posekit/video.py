@@ -723,3 +723,110 @@ class _KeypointWriter:
     def __exit__(self, *exc) -> None:
         if self.file is not None:
             self.file.close()
+
+
+# ------------------------------------------------------------------------------- building blocks for others
+
+
+def estimate_frames(src: str | os.PathLike, estimator, *, max_seconds: Optional[float] = None,
+                    max_frames: Optional[int] = MAX_FRAMES, keep_frames: bool = True,
+                    progress: Optional[Progress] = None) -> Iterator[tuple[int, float, Optional[np.ndarray], list]]:
+    """``(index, time_s, upright BGR frame or None, poses)`` for each frame of ``src``, in order: the decoding
+    and estimation stages of :func:`process_video` (same threads, queues, caps and progress), without drawing
+    or writing a video. ``estimator`` None decodes only (poses ``[]``). Stopping the iteration early stops the
+    decoder. The caps end the iteration silently: compare the count with :func:`probe` to tell the user.
+    """
+    src = Path(src)
+    info = probe(src)
+    cap = int(max_frames) if max_frames is not None else 2**62
+    fps = Fraction(info.fps).limit_denominator(1001)
+    total = min(info.frames, cap)
+    if max_seconds is not None:
+        total = min(total, max(1, math.ceil(max_seconds * float(fps))))
+    p = _Pipeline()
+    state: dict = {"truncated": False, "decoded": 0}
+    decoder = threading.Thread(target=_decoder, name="posekit-video-decoder", daemon=True,
+                               args=(p, src, info, False, cap, max_seconds, state,
+                                     _input_size(estimator, info.display_size) if estimator is not None else None))
+    decoder.start()
+    try:
+        if estimator is None:
+            items = ((i, bgr, []) for i, bgr, _ in iter(lambda: p.get(p.frames), _END))
+        else:
+            items = _estimated_frames(p, estimator, 1, _lookahead(estimator))
+        t_loop = time.perf_counter()
+        last = 0.0
+        done = 0
+        for index, bgr, poses in items:
+            done += 1
+            now = time.perf_counter()
+            if progress is not None and (now - last >= 0.1 or done == 1):
+                last, total = now, max(total, done)
+                progress(done, total, (now - t_loop) / done * (total - done))
+            yield index, index / float(fps), bgr if keep_frames else None, poses or []
+        if p.error is not None:
+            raise p.error
+        if progress is not None:
+            progress(done, done, 0.0)
+    except _Stop:
+        if p.error is not None:
+            raise p.error from None
+        raise
+    finally:
+        p.stop.set()
+        decoder.join()
+
+
+class VideoWriter:
+    """Write BGR frames (all the same size) as an H.264 MP4 that browsers play, with :func:`process_video`'s
+    encoder (its own thread; atomic: a temporary file beside ``dst``, renamed on a clean :meth:`close`, removed
+    on an error). Use as a context manager; ``write(bgr)`` per frame."""
+
+    def __init__(self, dst: str | os.PathLike, size: tuple[int, int], fps: float) -> None:
+        self.dst = Path(dst)
+        self.size = (max(2, int(size[0]) // 2 * 2), max(2, int(size[1]) // 2 * 2))
+        self.fps = Fraction(fps).limit_denominator(1001)
+        self._p = _Pipeline()
+        self._tmp = _temp_beside(self.dst, ".part.mp4")
+        self._encoder = _Encoder(self._p, self._tmp, self.size, self.fps, self.size, None, None)
+        self._encoder.thread.start()
+        self.frames = 0
+
+    def write(self, bgr: np.ndarray) -> None:
+        h, w = bgr.shape[:2]
+        if (w, h) != self.size:
+            bgr = bgr[: self.size[1], : self.size[0]] if w >= self.size[0] and h >= self.size[1] else \
+                cv2.resize(bgr, self.size, interpolation=cv2.INTER_AREA)
+        try:
+            self._p.put(self._p.out, ("video", self.frames, np.ascontiguousarray(bgr), []))
+        except _Stop:
+            raise self._p.error or InvalidInputError("the video writer stopped") from None
+        self.frames += 1
+
+    def close(self) -> Path:
+        self._p.put(self._p.out, (_END,))
+        self._encoder.thread.join()
+        if self._p.error is not None:
+            self.abort()
+            raise self._p.error
+        if self.frames == 0:
+            self.abort()
+            raise InvalidInputError("no frame to write")
+        os.replace(self._tmp, self.dst)
+        return self.dst
+
+    def abort(self) -> None:
+        self._p.fail(_Stop())
+        if self._encoder.thread.is_alive():
+            self._encoder.thread.join()
+        self._encoder.close()
+        _unlink(self._tmp)
+
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
