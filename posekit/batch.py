@@ -77,10 +77,12 @@ class Settings:
         keypoints: ``"jsonl"``, ``"csv"`` or ``None`` (no keypoints file).
         overlay: write the skeletons drawn: an H.264 MP4 for a video, an image for a photo.
         openpose_json: write OpenPose JSON, one file per frame, into ``<name>.openpose/``.
+        angles: write joint and segment angles per frame and person (``<name>.angles.csv``, see
+            :mod:`posekit.kinematics` and :func:`posekit.export.write_angles_csv`).
+        track, smooth: follow people across a video's frames (IDs), and smooth each person's keypoints, as
+            :func:`posekit.video.process_video` does.
         every, max_frames, max_seconds, height: as :func:`posekit.video.process_video` (``height`` scales
             the overlay video).
-        video_options: further keyword arguments for :func:`posekit.video.process_video` (e.g. tracking and
-            smoothing), as ``(name, value)`` pairs.
     """
 
     model: str = DEFAULT_MODEL
@@ -89,24 +91,25 @@ class Settings:
     keypoints: Optional[str] = "jsonl"
     overlay: bool = False
     openpose_json: bool = False
+    angles: bool = False
+    track: bool = True
+    smooth: bool = True
     every: int = 1
     max_frames: Optional[int] = MAX_FRAMES
     max_seconds: Optional[float] = None
     height: Optional[int] = None
-    video_options: tuple = ()
 
     def __post_init__(self) -> None:
         if self.keypoints not in (None, "jsonl", "csv"):
             raise InvalidInputError(f"keypoints must be 'jsonl', 'csv' or None, got {self.keypoints!r}")
-        if not (self.keypoints or self.overlay or self.openpose_json):
-            raise InvalidInputError("nothing to write: ask for keypoints, an overlay or OpenPose JSON")
+        if not (self.keypoints or self.overlay or self.openpose_json or self.angles):
+            raise InvalidInputError("nothing to write: ask for keypoints, angles, an overlay or OpenPose JSON")
         if int(self.every) < 1:
             raise InvalidInputError(f"every must be 1 or more, got {self.every}")
 
     def hash(self) -> str:
         """12 hex digits identifying everything that decides the bytes written."""
         d = dataclasses.asdict(self)
-        d["video_options"] = sorted([list(kv) for kv in self.video_options])
         d["_version"] = _VERSION
         blob = json.dumps(d, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
@@ -222,6 +225,8 @@ def output_names(item: Item, settings: Settings) -> dict[str, str]:
         else:
             ext = Path(item.key).suffix.lower()
             out["overlay"] = f"{item.key}.overlay{'.jpg' if ext in ('.jpg', '.jpeg') else '.png'}"
+    if settings.angles:
+        out["angles"] = f"{item.key}.angles.csv"
     if settings.openpose_json:
         out["openpose"] = f"{item.key}.openpose"
     return out
@@ -357,13 +362,18 @@ class Worker:
         poses = self.estimator.estimate(bgr)
         res.frames, res.people = 1, len(poses)
         s = self.settings
-        if "keypoints" in staged:
-            if s.keypoints == "csv":
-                text = export.csv_text(poses, layout=self.estimator.layout)
-            else:
-                text = export.jsonl_line(0, None, poses) + "\n"
+        if "keypoints" in staged:  # as a video's keypoints file (angles included) with one frame, number 0
             with open(staged["keypoints"], "w", encoding="utf-8", newline="") as f:
-                f.write(text)
+                if s.keypoints == "csv":
+                    w = csv.writer(f)
+                    w.writerow(export.csv_header(self.estimator.layout, angles=True))
+                    w.writerows(export.csv_rows(poses, 0, angles=True, time_s=0.0))
+                else:
+                    f.write(export.jsonl_line(0, 0.0, poses, angles=True) + "\n")
+        if "angles" in staged:
+            from .kinematics import angle_series
+
+            export.write_angles_csv(staged["angles"], angle_series([(0, 0.0, poses)]))
         if "overlay" in staged:
             from .draw import draw_poses
 
@@ -380,12 +390,15 @@ class Worker:
         s = self.settings
         stem = Path(item.key).stem
         most = [0]
+        frames: list = []  # (index, time, poses) of every frame, for the angles
         json_dir = staged.get("openpose")
         if json_dir is not None:
             json_dir.mkdir()
 
         def on_frame(index: int, time_s: float, poses: list) -> None:
             most[0] = max(most[0], len(poses))
+            if "angles" in staged:
+                frames.append((index, time_s, poses))
             if json_dir is not None:
                 export.write_openpose_json(json_dir / f"{stem}_{index:012d}_keypoints.json", poses,
                                            self.estimator.layout)
@@ -397,8 +410,13 @@ class Worker:
         r = process_video(item.source, dst, self.estimator, every=s.every, max_frames=s.max_frames,
                           max_seconds=s.max_seconds, output_height=height,
                           keypoints_path=staged.get("keypoints"), keypoints_format=s.keypoints or "jsonl",
-                          on_frame=on_frame, **draw, **dict(s.video_options))
-        res.frames, res.duration_s, res.people = r.frames, r.duration_s, most[0]
+                          on_frame=on_frame, track=s.track, smooth=s.smooth, **draw)
+        if "angles" in staged:
+            from .kinematics import angle_series
+
+            export.write_angles_csv(staged["angles"], angle_series(frames, fps=r.fps))
+        # people: IDs given out when tracking, else the most people seen in one frame
+        res.frames, res.duration_s, res.people = r.frames, r.duration_s, (r.ids if s.track else most[0])
         res.reason = _one_line(r.message)
 
 

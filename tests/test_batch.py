@@ -5,6 +5,7 @@ cluster; workers killed in the middle; reruns."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import signal
@@ -23,7 +24,7 @@ from posekit.errors import InvalidInputError
 from posekit.video import probe
 
 MODEL = "mobilenet_v2_0.5"
-SETTINGS = Settings(model=MODEL, keypoints="jsonl", overlay=True, openpose_json=True)
+SETTINGS = Settings(model=MODEL, keypoints="jsonl", overlay=True, openpose_json=True, angles=True)
 GOOD = ["clips/dance_a.mp4", "clips/demo.mp4", "clips/sub/dance_b.mp4", "photos/golf.jpg", "photos/p2.jpg",
         "photos/valid_person1.jpg"]
 BAD = ["clips/broken.mp4", "clips/empty.mp4"]
@@ -103,6 +104,13 @@ def assert_library_done(out: Path, summary) -> None:
     assert len((out / "clips/dance_a.mp4.keypoints.jsonl").read_text().splitlines()) == 8
     assert len(list((out / "clips/sub/dance_b.mp4.openpose").glob("dance_b_*_keypoints.json"))) == 6
     assert probe(out / "clips/dance_a.mp4.overlay.mp4").frames == 8
+    # angles per frame and tracked person; the keypoints carry the same IDs
+    with open(out / "clips/dance_a.mp4.angles.csv", newline="") as f:
+        angles = list(csv.DictReader(f))
+    assert {int(a["frame"]) for a in angles} <= set(range(8)) and angles
+    assert "right_elbow" in angles[0] and len({a["person"] for a in angles}) == int(r["clips/dance_a.mp4"]["people"])
+    first = json.loads((out / "clips/dance_a.mp4.keypoints.jsonl").read_text().splitlines()[0])
+    assert all("id" in person and "angles" in person for person in first["people"])
     assert (out / "photos/golf.jpg.overlay.jpg").stat().st_size > 0
     assert (summary.done, summary.failed) == (len(GOOD), len(BAD))
     assert_nothing_partial(out)
@@ -151,8 +159,10 @@ def test_inputs_folders_lists_and_mirrored_keys(library, tmp_path):
         collect_inputs([tmp_path / "missing.mp4"])
     names = output_names(items[0], SETTINGS)
     assert names == {"keypoints": "clips/broken.mp4.keypoints.jsonl", "overlay": "clips/broken.mp4.overlay.mp4",
-                     "openpose": "clips/broken.mp4.openpose"}
+                     "openpose": "clips/broken.mp4.openpose", "angles": "clips/broken.mp4.angles.csv"}
     assert Settings(model=MODEL).hash() != Settings(model=MODEL, threshold=0.2).hash()
+    assert Settings(model=MODEL).hash() != Settings(model=MODEL, track=False).hash()
+    assert Settings(model=MODEL).hash() == Settings(model=MODEL).hash()
 
 
 # ------------------------------------------------------------------------------------------ local engine

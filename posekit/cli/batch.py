@@ -26,6 +26,12 @@ def register(sub) -> None:
                    help="also write the skeletons drawn: <name>.overlay.mp4 for a video, an image for a photo")
     p.add_argument("--json-dir", dest="openpose_json", action="store_true",
                    help="also write OpenPose JSON per frame into a folder <name>.openpose/")
+    p.add_argument("--angles", action="store_true",
+                   help="also write joint and segment angles per frame and person: <name>.angles.csv")
+    p.add_argument("--no-track", dest="track", action="store_false",
+                   help="do not follow people across a video's frames (no IDs)")
+    p.add_argument("--no-smooth", dest="smooth", action="store_false",
+                   help="do not smooth the tracked keypoints (zero-phase low-pass per person)")
     add_model_options(p)
     p.add_argument("--every", type=int, default=1, metavar="K",
                    help="run the network on every K-th video frame; the others reuse its poses (default: 1)")
@@ -60,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
 
     settings = Settings(model=args.model, backend=args.backend, threshold=args.threshold,
                         keypoints=None if args.keypoints == "none" else args.keypoints, overlay=args.overlay,
-                        openpose_json=args.openpose_json, every=args.every, max_frames=args.max_frames,
+                        openpose_json=args.openpose_json, angles=args.angles, track=args.track,
+                        smooth=args.smooth, every=args.every, max_frames=args.max_frames,
                         max_seconds=args.max_seconds, height=args.height)
     if args.workers is not None and args.workers < 1:
         raise InvalidInputError(f"--workers must be 1 or more, got {args.workers}")
