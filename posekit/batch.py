@@ -578,11 +578,18 @@ class _RayWorker:
     def __init__(self, settings: Settings, output: str, threads: Optional[int]) -> None:
         import ray
 
-        self.worker = Worker(settings, output, threads)
+        self.worker, self.error = None, ""
+        try:
+            self.worker = Worker(settings, output, threads)
+        except Exception as exc:  # noqa: BLE001 - said by run(), then the driver stops the run
+            self.error = f"the worker could not load the model: {_reason(exc)}"
+            return
         if ray.get_runtime_context().was_current_actor_reconstructed:
             self.worker.note = "retried: its first worker died"
 
     def run(self, item: Item, attempt: int) -> Result:
+        if self.worker is None:
+            return Result(item.key, FAILED, self.error, "other", worker=worker_name())
         return self.worker.run(item, attempt)
 
 
@@ -660,6 +667,8 @@ class RayEngine:
                     try:
                         res = ray.get(ref)
                     except RayActorError as exc:  # the actor died and Ray could not retry it there
+                        if getattr(exc, "actor_init_failed", False):
+                            raise PosekitError(f"a Ray worker could not start: {_reason(exc)}") from None
                         shutil.rmtree(stage_dir(output, item), ignore_errors=True)
                         self.actors.remove(actor)
                         if actor not in completed_by:

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from conftest import IMAGES, ROOT, VIDEOS
 
 from posekit.batch import (DONE, FAILED, MANIFEST, PARTIAL, SKIPPED, LocalEngine, RayEngine, Settings,
                            collect_inputs, output_names, run_batch)
-from posekit.errors import InvalidInputError
+from posekit.errors import InvalidInputError, PosekitError
 from posekit.video import probe
 
 MODEL = "mobilenet_v2_0.5"
@@ -277,6 +278,14 @@ def test_interrupted_run_keeps_finished_and_leaves_nothing_partial(library, loca
     assert keypoint_files(out) == keypoint_files(local_out)
 
 
+def test_model_that_cannot_load_stops_the_run_with_a_clear_error(library, tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(PosekitError, match="could not load the model: .*nope"):
+        run_batch([library / "photos"], out, Settings(model="nope"), engine=LocalEngine(workers=1), progress=False)
+    assert rows(out) == {}
+    assert_nothing_partial(out)
+
+
 # ------------------------------------------------------------------------------------------------ Ray engine
 
 
@@ -288,6 +297,9 @@ def test_ray_engine_same_outputs_as_local(ray_cluster, library, local_out, tmp_p
     assert len({r["worker"] for r in rows(out).values()}) == 2
     summary = run_batch([library], out, SETTINGS, engine=RayEngine(workers=2), progress=False)
     assert (summary.done, summary.skipped) == (0, len(GOOD))
+    with pytest.raises(PosekitError, match="could not load the model: .*nope"):
+        run_batch([library / "photos"], tmp_path / "bad", Settings(model="nope"), engine=RayEngine(workers=1),
+                  progress=False)
 
 
 def test_ray_actor_killed_mid_run(ray_cluster, library, local_out, tmp_path):
@@ -314,3 +326,12 @@ def test_ray_actor_killed_mid_run(ray_cluster, library, local_out, tmp_path):
     assert all(r[k]["status"] == DONE for k in GOOD)
     assert keypoint_files(out) == keypoint_files(local_out)
     assert_nothing_partial(out)
+
+
+def test_ray_engine_without_ray_says_how_to_install(library, tmp_path, monkeypatch, capsys):
+    from posekit.cli import main
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    assert main(["batch", str(library / "photos"), "--output", str(tmp_path / "out"), "--engine", "ray"]) == 2
+    assert 'pip install "ray[default]"' in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
