@@ -73,7 +73,7 @@ class Settings:
     """What to compute and write for every input. Everything here goes into :meth:`hash`.
 
     Attributes:
-        model, backend, threshold: the estimator (see :class:`posekit.PoseEstimator`).
+        model, backend, threshold, input_size, scales: the estimator (see :class:`posekit.PoseEstimator`).
         keypoints: ``"jsonl"``, ``"csv"`` or ``None`` (no keypoints file).
         overlay: write the skeletons drawn: an H.264 MP4 for a video, an image for a photo.
         openpose_json: write OpenPose JSON, one file per frame, into ``<name>.openpose/``.
@@ -88,6 +88,8 @@ class Settings:
     model: str = DEFAULT_MODEL
     backend: str = "cpu"
     threshold: float = 0.1
+    input_size: object = "auto"  # "auto", "model" or (width, height)
+    scales: tuple = (1.0,)
     keypoints: Optional[str] = "jsonl"
     overlay: bool = False
     openpose_json: bool = False
@@ -320,7 +322,8 @@ class Worker:
         self.output = Path(output)
         self.name = worker_name()
         t0 = time.perf_counter()
-        self.estimator = PoseEstimator(settings.model, backend=settings.backend, threshold=settings.threshold)
+        self.estimator = PoseEstimator(settings.model, backend=settings.backend, threshold=settings.threshold,
+                                       input_size=settings.input_size, scales=settings.scales)
         self.load_s = time.perf_counter() - t0
         self.note = ""  # said once on the next result (e.g. "on a restarted worker")
 

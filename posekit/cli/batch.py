@@ -65,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from . import make_estimator
 
     settings = Settings(model=args.model, backend=args.backend, threshold=args.threshold,
+                        input_size=args.input_size, scales=tuple(args.scales),
                         keypoints=None if args.keypoints == "none" else args.keypoints, overlay=args.overlay,
                         openpose_json=args.openpose_json, angles=args.angles, track=args.track,
                         smooth=args.smooth, every=args.every, max_frames=args.max_frames,
