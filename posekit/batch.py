@@ -59,7 +59,7 @@ MANIFEST = "manifest.csv"
 PARTIAL = ".posekit-partial"
 #: Manifest columns, in order.
 COLUMNS = ("input", "status", "reason", "error", "frames", "duration_s", "people", "seconds", "worker",
-           "settings_hash", "attempts", "size", "mtime_ns", "outputs", "finished_at", "source")
+           "backend", "settings_hash", "attempts", "size", "mtime_ns", "outputs", "finished_at", "source")
 
 DONE, FAILED, SKIPPED = "done", "failed", "skipped"
 _VERSION = "posekit-batch-1"  # bump when the bytes written for the same settings change
@@ -255,6 +255,7 @@ class Result:
     people: int = 0
     seconds: float = 0.0
     worker: str = ""
+    backend: str = ""  # what really ran (a node without the requested one falls back, and says so in reason)
     settings_hash: str = ""
     attempts: int = 1
     size: int = 0
@@ -331,7 +332,8 @@ class Worker:
         """Process one item; never raises for a bad input (the result says failed, and why)."""
         t0 = time.perf_counter()
         res = Result(item.key, DONE, settings_hash=self.settings.hash(), attempts=attempt, size=item.size,
-                     mtime_ns=item.mtime_ns, source=item.source, worker=self.name, load_s=self.load_s)
+                     mtime_ns=item.mtime_ns, source=item.source, worker=self.name, load_s=self.load_s,
+                     backend=self.estimator.backend)
         stage = stage_dir(self.output, item)
         try:
             shutil.rmtree(stage, ignore_errors=True)
@@ -353,6 +355,8 @@ class Worker:
         if self.note:
             res.reason = "; ".join(r for r in (res.reason, self.note) if r)
             self.note = ""
+        if self.estimator.backend_message:
+            res.reason = "; ".join(r for r in (res.reason, _one_line(self.estimator.backend_message)) if r)
         res.seconds = time.perf_counter() - t0
         res.finished_at = _now()
         return res

@@ -92,6 +92,7 @@ def assert_library_done(out: Path, summary) -> None:
     for key in GOOD:
         assert r[key]["status"] == DONE, (key, r[key]["reason"])
         assert int(r[key]["people"]) >= 1, key
+        assert r[key]["backend"] == "cpu" and r[key]["worker"], key
         for name in r[key]["outputs"].split(";"):
             assert (out / name).exists(), name
     assert r["clips/empty.mp4"]["status"] == FAILED and "empty" in r["clips/empty.mp4"]["reason"]
