@@ -591,13 +591,15 @@ class _RayWorker:
         except Exception as exc:  # noqa: BLE001 - said by run(), then the driver stops the run
             self.error = f"the worker could not load the model: {_reason(exc)}"
             return
-        if ray.get_runtime_context().was_current_actor_reconstructed:
+        self.restarted = ray.get_runtime_context().was_current_actor_reconstructed
+        if self.restarted:
             self.worker.note = "retried: its first worker died"
 
     def run(self, item: Item, attempt: int) -> Result:
         if self.worker is None:
             return Result(item.key, FAILED, self.error, "other", worker=worker_name())
-        return self.worker.run(item, attempt)
+        retried, self.restarted = self.restarted, False  # Ray re-runs the task the dead actor was running first
+        return self.worker.run(item, attempt + retried)
 
 
 class RayEngine:
@@ -814,8 +816,10 @@ class _Lock:
         self.file = None
 
     def __enter__(self) -> "_Lock":
-        import fcntl
-
+        try:
+            import fcntl
+        except ImportError:  # not on Windows: no lock
+            return self
         self.file = open(self.path, "a")
         try:
             fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -825,7 +829,8 @@ class _Lock:
         return self
 
     def __exit__(self, *exc) -> None:
-        self.file.close()
+        if self.file is not None:
+            self.file.close()
 
 
 def run_batch(inputs: Iterable[str | os.PathLike] | Sequence[Item], output: str | os.PathLike,

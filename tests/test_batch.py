@@ -324,6 +324,7 @@ def test_ray_actor_killed_mid_run(ray_cluster, library, local_out, tmp_path):
     r = rows(out)
     for key in killed:
         assert r[key]["status"] == DONE and "retried" in r[key]["reason"], r[key]
+        assert int(r[key]["attempts"]) == 2
     assert all(r[k]["status"] == DONE for k in GOOD)
     assert keypoint_files(out) == keypoint_files(local_out)
     assert_nothing_partial(out)
