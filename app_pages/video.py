@@ -145,10 +145,12 @@ d2.download_button(f"Download keypoints ({label})", res["keypoints"],
                    icon=":material/download:", key="dl_video_kp", on_click="ignore")
 
 # ------------------------------------------------------------------------------------- people and angles
-series = {tid: s for tid, s in res["angles"].items() if len(s) >= 2}
+# people seen for at least half a second (shorter tracks are mostly fragments); all of them are in the CSV
+series = {tid: s for tid, s in res["angles"].items() if len(s) >= 2 and s.times[-1] - s.times[0] >= 0.5}
 st.subheader("Joint angles over time", anchor=False)
 if not series:
-    st.info("Nobody was followed for more than one frame, so there are no angles to show.", icon=":material/info:")
+    st.info("Nobody was followed for half a second or more, so there are no angles to show.",
+            icon=":material/info:")
     st.stop()
 st.caption("Each person keeps the same number through the video (drawn above their head). Pick one to see how "
            "their joints moved. Straight arm or leg = 180°; shoulder: 0° = arm along the body, 90° = arm "
@@ -158,7 +160,7 @@ shown = longest[:8]
 thumbs = st.columns(len(shown))
 for col, tid in zip(thumbs, shown):
     if tid in res["people"]:
-        col.image(res["people"][tid], width=90)
+        col.image(res["people"][tid], width="stretch")
     col.caption(f"Person {tid} · {common.duration_text(series[tid].times[-1] - series[tid].times[0])}")
 person = st.selectbox("Person", longest, key="video_person",
                       format_func=lambda t: f"Person {t} (seen in {len(series[t])} frames)")

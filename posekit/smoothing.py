@@ -368,6 +368,7 @@ class DelayedSmoother:
         sm = smooth_block(xy, sizes, self.fps, self.params, at=c)  # (P, K, 2)
         out = [p for p in current if p.track_id is None or p.layout != layout]
         by_id = {p.track_id: p for p in current if p.track_id is not None}
+        present_centres = [p.keypoints[p.keypoints[:, 2] > 0, :2].mean(axis=0) for p in current if p.num_visible]
         # confidence of a filled keypoint: the smaller of the nearest found ones before and after (P, K)
         found = conf > 0
         n_idx = np.arange(N)[None, :, None]
@@ -390,6 +391,9 @@ class DelayedSmoother:
             if src is not None:
                 out.append(replace(src, keypoints=kp, extra=dict(src.extra)))
             else:  # the person was missed in this frame; filled from both sides
+                centre = kp[ok, :2].mean(axis=0)
+                if any(np.linalg.norm(centre - c2) < 0.3 * sizes[i] for c2 in present_centres):
+                    continue  # someone found in this frame stands there: that is who it is (an ID change)
                 s = scores[i][scores[i] > 0]
                 out.append(Pose(kp, float(s.mean()) if s.size else 0.0, layout, track_id=tid))
         order = {p.track_id: n for n, p in enumerate(current)}

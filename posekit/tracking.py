@@ -7,16 +7,19 @@ sets their ``track_id`` (1-based, never reused in one tracker's life):
    in pixels per frame, smoothed over frames) to where it should be in this frame; the velocity is applied for at
    most :attr:`Tracker.max_coast` frames, so a long-unseen track does not drift away.
 2. **Pose distance**: an OKS-like similarity between each predicted track and each detection,
-   ``mean_i exp(-d_i² / (2 (s k_i)²))`` over the keypoints both have, where ``d_i`` is the distance of keypoint
-   ``i`` in pixels, ``s`` the person's size (the square root of the area of their keypoint box, in pixels) and
+   ``sum_i exp(-d_i² / (2 (s k_i)²)) / max(n_track, n_detection)`` over the keypoints both have (as in OKS, a
+   keypoint only one of them has counts 0, so a fragment of a person scores low against a whole one), where
+   ``d_i`` is the distance of keypoint ``i`` in pixels, ``s`` the person's size (the square root of the area of their keypoint box, in pixels) and
    ``k_i`` the joint's tolerance (COCO's per-keypoint sigmas × 2 × :attr:`tolerance`: tighter for the face, looser
    for wrists and hips). The tolerance grows with the frames a track has been unseen (its position is less sure).
    With no keypoint in common, the distance of the box centres stands in.
 3. **Gates**: a pair is not allowed when the similarity is below :attr:`min_similarity` or the centre moved more
    than :attr:`max_jump` person sizes from the prediction.
 4. **Assignment**: the Hungarian method (``scipy.optimize.linear_sum_assignment``) on ``1 - similarity`` over the
-   allowed pairs. A matched track takes the detection's keypoints; an unmatched detection starts a new track with
-   the next ID; an unmatched track is kept, unseen, for :attr:`max_unseen` frames (an occlusion, a missed frame)
+   allowed pairs. A matched track takes the detection's keypoints (a joint the detection lacks keeps its last
+   place, moved with the person, for up to :attr:`max_coast` frames); an unmatched detection starts a new track with
+   the next ID, unless most of its joints lie on a person matched in this frame (a fragment of that person:
+   left untracked, ``track_id`` None); an unmatched track is kept, unseen, for :attr:`max_unseen` frames (an occlusion, a missed frame)
    and then retired.
 """
 
@@ -85,7 +88,12 @@ class Track:
     hits: int = 1
     size: float = 0.0
     layout: str = "COCO-18"
+    joint_frame: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
     _centre: np.ndarray = field(default_factory=lambda: np.zeros(2), repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.joint_frame) != len(self.keypoints):
+            self.joint_frame = np.where(self.keypoints[:, 2] > 0, self.last_frame, -(10**9))
 
     def unseen(self, frame: int) -> int:
         """Frames since the last detection (0 when detected in ``frame``)."""
@@ -167,7 +175,11 @@ class Tracker:
         both = tvis[:, None, :] & dvis[None, :, :]
         e = np.exp(-d2 / (2.0 * (size[:, None, None] * sig[None, None, :]) ** 2))
         n = both.sum(axis=-1)
-        oks = np.where(n > 0, (e * both).sum(axis=-1) / np.maximum(n, 1), 0.0)
+        norm = np.maximum(tvis.sum(axis=-1)[:, None], dvis.sum(axis=-1)[None, :])
+        oks = np.where(n > 0, (e * both).sum(axis=-1) / np.maximum(norm, 1), 0.0)
+        # how much of each detection a track explains, and whether the detection is the smaller of the two
+        self._cover = np.where(n > 0, (e * both).sum(axis=-1) / np.maximum(dvis.sum(axis=-1)[None, :], 1), 0.0)
+        self._cover[dvis.sum(axis=-1)[None, :] > 0.7 * tvis.sum(axis=-1)[:, None]] = 0.0
         jump = np.linalg.norm(tcen[:, None] - dcen[None], axis=-1) / size[:, None]
         # no joint in common: the centres' distance alone, at the looser hip tolerance
         centre_sim = np.exp(-jump ** 2 / (2.0 * (2.0 * 0.107 * self.tolerance * 2) ** 2))
@@ -188,6 +200,7 @@ class Tracker:
         live = [i for i, p in enumerate(poses) if p.num_visible > 0]
         cand = [poses[i] for i in live]
         matched_det: set[int] = set()
+        fragments: set[int] = set()
         if self.tracks and cand:
             sim = self.similarity(self.tracks, cand, frame)
             rows, cols = linear_sum_assignment(1.0 - sim)
@@ -197,17 +210,24 @@ class Tracker:
                 self._refresh(self.tracks[r], cand[c], frame)
                 cand[c].track_id = self.tracks[r].id
                 matched_det.add(c)
+            matched_rows = [r for r, c in zip(rows, cols) if sim[r, c] > 0]
+            for c in range(len(cand)):
+                # a few joints lying on a person already matched: a fragment of them, not a newcomer
+                if c not in matched_det and matched_rows and self._cover[matched_rows, c].max() > 0.6:
+                    fragments.add(c)
+                    cand[c].track_id = None
         for c, pose in enumerate(cand):
-            if c not in matched_det:
+            if c not in matched_det and c not in fragments:
                 kp = np.array(pose.keypoints, np.float32)
                 t = Track(self.next_id, kp, np.zeros(2), frame, frame, 1, person_size(kp), pose.layout,
-                          _centre(kp))
+                          np.where(kp[:, 2] > 0, frame, -(10**9)), _centre(kp))
                 self.next_id += 1
                 self.tracks.append(t)
                 pose.track_id = t.id
         for i, p in enumerate(poses):
             if i not in live:
                 p.track_id = None
+        # fragments are left untracked (track_id None): drawn, but not followed or exported as a person
         return poses
 
     def _refresh(self, t: Track, pose: Pose, frame: int) -> None:
@@ -218,6 +238,12 @@ class Tracker:
             motion = (kp[both, :2] - t.keypoints[both, :2]).mean(axis=0).astype(np.float64) / dt
             a = self.velocity_smoothing if t.hits > 1 else 1.0
             t.velocity = a * motion + (1 - a) * t.velocity
+        seen = kp[:, 2] > 0
+        keep = ~seen & (t.keypoints[:, 2] > 0) & (frame - t.joint_frame <= self.max_coast)
+        if keep.any():  # joints this detection lacks: their last place, moved with the person
+            kp[keep] = t.keypoints[keep]
+            kp[keep, :2] += (t.velocity * dt).astype(np.float32)
+        t.joint_frame = np.where(seen, frame, t.joint_frame)
         t.keypoints = kp
         t._centre = _centre(kp)
         t.size = 0.7 * t.size + 0.3 * person_size(kp) if t.size else person_size(kp)

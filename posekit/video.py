@@ -451,7 +451,7 @@ def _default_draw(image: np.ndarray, poses: list[Pose]) -> np.ndarray:
 class _Thumbnails:
     """Keeps, for each track ID, a small picture of the person from the frame where they look largest."""
 
-    HEIGHT = 160
+    HEIGHT, WIDTH = 160, 120
 
     def __init__(self) -> None:
         self.best: dict[int, float] = {}
@@ -472,9 +472,13 @@ class _Thumbnails:
             if b - a < 4 or d - c < 4:
                 continue
             crop = bgr[a:b, c:d]
-            scale = self.HEIGHT / crop.shape[0]
-            size = (max(1, round(crop.shape[1] * scale)), self.HEIGHT)
-            self.pictures[pose.track_id] = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+            scale = min(self.HEIGHT / crop.shape[0], self.WIDTH / crop.shape[1])
+            size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+            small = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+            card = np.full((self.HEIGHT, self.WIDTH, 3), 235, np.uint8)  # every picture the same size
+            y, x = (self.HEIGHT - size[1]) // 2, (self.WIDTH - size[0]) // 2
+            card[y:y + size[1], x:x + size[0]] = small
+            self.pictures[pose.track_id] = card
             self.best[pose.track_id] = value
 
 

@@ -110,3 +110,40 @@ def test_number_untracked_and_empty_pose():
     untracked = [person_at(100), person_at(300)]
     assert number_untracked(untracked) == [1, 2]
     assert number_untracked(out) == [1, 2]  # the empty pose gets its place
+
+
+class WalkingEstimator:
+    """Finds two people walking apart, with jitter: frame n (from the pixel value) shows them at 100 ± 3n."""
+
+    def __init__(self):
+        self.rng = np.random.default_rng(0)
+
+    def estimate(self, bgr):
+        n = int(bgr[0, 0, 0])
+        return [person_at(300 + 3 * n, rng=self.rng, jitter=2.0), person_at(100 - 3 * n + 600, 5, rng=self.rng,
+                                                                               jitter=2.0)][::1 if n % 2 else -1]
+
+
+def test_live_processor_tracks_and_smooths_per_session():
+    from posekit.live import LiveProcessor
+
+    live = LiveProcessor(WalkingEstimator())
+    ids, xs = [], []
+    for n in range(30):
+        frame = np.full((120, 160, 3), n, np.uint8)
+        live.submit(frame)
+        assert live.flush(5)
+        poses = live.latest().poses
+        ids.append(sorted(p.track_id for p in poses))
+        xs.append({p.track_id: p.keypoints[1, 0] for p in poses})
+    live.close()
+    assert all(i == [1, 2] for i in ids)
+    right = min(xs[0], key=xs[0].get)  # the one starting on the left walks right
+    left = 3 - right
+    assert np.all(np.diff([x[right] for x in xs[5:]]) > 0)  # smoothed, each ID still following its walker
+    assert np.all(np.diff([x[left] for x in xs[5:]]) < 0)
+    untracked = LiveProcessor(WalkingEstimator(), track=False)
+    untracked.submit(np.zeros((120, 160, 3), np.uint8))
+    assert untracked.flush(5)
+    assert all(p.track_id is None for p in untracked.latest().poses)
+    untracked.close()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import collections
 import csv
-import json
 
 import cv2
 import numpy as np
@@ -64,12 +64,12 @@ def test_real_people_crossing_keep_their_ids(crossing_clip, fast_estimator, tmp_
     def on_frame(index, t, poses):
         who = {}
         for p in poses:
-            if p.num_visible < 4:
+            if p.num_visible < 4 or p.track_id is None:
                 continue
-            x0, _, x1, _ = p.bbox()
-            d = np.abs(truth[index] - (x0 + x1) / 2)
-            j = int(np.argmin(d))
-            if d[j] < widths[j] / 2:
+            x0, y0, x1, _ = p.bbox()
+            # who is who: the golfer's head is ~70 px higher than the man's (pasted at y=120 vs 190)
+            j = 0 if y0 > 175 else 1
+            if abs(truth[index, j] - (x0 + x1) / 2) < widths[j]:
                 who[j] = p.track_id
         seen.append((index, who))
 
@@ -92,8 +92,12 @@ def test_real_people_crossing_keep_their_ids(crossing_clip, fast_estimator, tmp_
 
 
 def test_dance_people_present_for_a_second(fast_estimator, tmp_path):
-    """dance.avi (4.1 s, 50 fps): looked at by eye once (frames 0, 100, 200 with IDs): the same two dancers
-    in front throughout, more dancers behind them coming and going; 0.5 model."""
+    """dance.avi (4.1 s, 50 fps, a panning camera in a street): looked at by eye once (frames 0, 40, ... 204
+    drawn with their IDs, 0.5 model, network input sized to the frame): eight people are in view for a second or
+    more (the woman in denim, the woman in teal, the man in the middle, three people on the left, one far left,
+    one far right) and keep their IDs for it, except the man in the middle, split in two IDs (2, then 14) when
+    the detector lost him behind the woman in denim. So 9 IDs last ≥ 1 s; a tracker that splits or merges more
+    goes out of the range below."""
     frames = []
     result = process_video(VIDEOS / "dance.avi", tmp_path / "out.mp4", fast_estimator,
                            on_frame=lambda i, t, poses: frames.append((i, t, poses)))
@@ -103,7 +107,7 @@ def test_dance_people_present_for_a_second(fast_estimator, tmp_path):
     assert result.ids == len(result.people) == len(tracks)
 
 
-LONG_TRACKS = (2, 6)  # set after looking at the rendered frames (see the test's docstring)
+LONG_TRACKS = (7, 10)  # 8 people seen by eye, one of them split (see the test's docstring)
 
 
 def test_still_person_with_camera_shake_loses_jitter(fast_estimator):
@@ -125,13 +129,47 @@ def test_still_person_with_camera_shake_loses_jitter(fast_estimator):
 
     def jitter(frames):
         out = []
-        for tr in trajectories(frames, 30).values():
+        for tid, tr in trajectories(frames, 30).items():
+            if tid not in men:
+                continue
             kp = tr.keypoints
             ok = (kp[1:, :, 2] > 0) & (kp[:-1, :, 2] > 0) & (np.diff(tr.frames) == 1)[:, None]
             out.append(np.linalg.norm(np.diff(kp[..., :2], axis=0), axis=-1)[ok])
         return float(np.sqrt(np.mean(np.concatenate(out) ** 2)))
 
-    assert tracker.ids_issued == 2  # the two men, each kept
+    lengths = {tid: len(tr) for tid, tr in trajectories(raw, 30).items()}
+    men = [tid for tid, n in lengths.items() if n >= 40]
+    assert len(men) == 2, lengths  # the two men, each kept under one ID (a stray fragment may come and go)
     j_raw, j_smooth = jitter(raw), jitter(smooth)
     assert j_raw > 0.3  # there is jitter to remove
     assert j_smooth <= 0.4 * j_raw, (j_raw, j_smooth)
+
+
+def test_cli_video_keypoints_tracked_smoothed_then_angles(crossing_clip, tmp_path, capsys):
+    from posekit.cli import main
+
+    path, _, _ = crossing_clip
+    csv_path, raw_path = tmp_path / "k.csv", tmp_path / "raw.csv"
+    args = ["video", str(path), "--model", "mobilenet_v2_0.5", "--max-frames", "20", "-q"]
+    assert main(args + ["-o", str(tmp_path / "a.mp4"), "--keypoints", str(csv_path)]) == 0
+    said = capsys.readouterr().out
+    assert main(args + ["-o", str(tmp_path / "b.mp4"), "--keypoints", str(raw_path), "--no-track",
+                        "--no-smooth"]) == 0
+    tracked = list(csv.DictReader(open(csv_path)))
+    raw = list(csv.DictReader(open(raw_path)))
+    per_id = collections.Counter(r["person"] for r in tracked)
+    assert f"{len(per_id)} people tracked" in said
+    assert sorted(per_id.most_common(2)) == [("1", 20), ("2", 20)]  # the man and the golfer, every frame
+    assert {r["person"] for r in raw} <= {"0", "1", "2"}  # untracked: the place in each frame
+    # smoothing moved the keypoints a little, never far
+    t_nose = {(r["frame"], r["person"]): float(r["Nose_x"]) for r in tracked if r["Nose_x"]}
+    moved = []
+    for r in raw:
+        near = [abs(float(r["Nose_x"]) - x) for (f, _), x in t_nose.items() if f == r["frame"] and r["Nose_x"]]
+        if near:
+            moved.append(min(near))
+    assert moved and max(moved) < 10 and 0 < np.mean(moved)
+    out = tmp_path / "angles.csv"
+    assert main(["angles", str(csv_path), "-o", str(out), "--mot", str(tmp_path / "p.mot")]) == 0
+    rows = list(csv.DictReader(open(out)))
+    assert len(rows) == len(tracked) and {r["person"] for r in rows} == set(per_id)
