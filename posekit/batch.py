@@ -633,7 +633,13 @@ class RayEngine:
         env = {"env_vars": {"POSEKIT_MODEL_DIR": str(_model_dir())}}
         if address:  # posekit's own code travels with the job; its requirements must be on every node
             env["py_modules"] = [str(Path(__file__).resolve().parent)]
-            ray.init(address=address, runtime_env=env, log_to_driver=False, logging_level=logging.WARNING)
+            _check_reachable(address)
+            try:
+                ray.init(address=address, runtime_env=env, log_to_driver=False, logging_level=logging.WARNING)
+            except ConnectionError as exc:
+                raise PosekitError(f"cannot join the Ray cluster at {address} ({_reason(exc)}); is it running "
+                                   "(ray start --head), and, if it asks for a token, are RAY_AUTH_MODE=token and "
+                                   "its token set here?") from None
         else:
             ray.init(runtime_env=env, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
         return True
@@ -711,6 +717,19 @@ class RayEngine:
             self.actors, self.busy = [], {}
             if started:
                 ray.shutdown()
+
+
+def _check_reachable(address: str) -> None:
+    """Fail in seconds on a cluster address nothing listens at (Ray itself retries for minutes)."""
+    hostport = address.split("://", 1)[-1].rstrip("/")
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto", or a form Ray resolves itself
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except OSError as exc:
+        raise PosekitError(f"cannot reach the Ray cluster at {address} ({exc.strerror or exc}); start it with "
+                           "ray start --head, or check the address") from None
 
 
 def _model_dir() -> Path:

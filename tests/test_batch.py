@@ -337,3 +337,19 @@ def test_ray_engine_without_ray_says_how_to_install(library, tmp_path, monkeypat
     assert main(["batch", str(library / "photos"), "--output", str(tmp_path / "out"), "--engine", "ray"]) == 2
     assert 'pip install "ray[default]"' in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_ray_address_nothing_listens_at_fails_fast(library, tmp_path):
+    pytest.importorskip("ray")
+    import socket
+    import subprocess
+
+    with socket.socket() as s:  # a port nothing listens at
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "posekit", "batch", str(library / "photos"), "--output",
+                           str(tmp_path / "out"), "--engine", "ray", "--ray-address", f"127.0.0.1:{port}",
+                           "--model", MODEL, "-q"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "cannot reach the Ray cluster" in proc.stderr, proc.stderr
+    assert time.monotonic() - t0 < 60
