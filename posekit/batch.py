@@ -442,7 +442,7 @@ def _move_into_place(src: Path, dst: Path, stage: Path) -> None:
 # ------------------------------------------------------------------------------------------------------ engines
 
 
-def _died(item: Item, attempts: int, what: str) -> str:
+def _died(attempts: int, what: str) -> str:
     return f"{what} while processing it ({attempts} attempt{'s' if attempts != 1 else ''})"
 
 
@@ -533,7 +533,7 @@ class LocalEngine:
                             notes[item.key] = f"retried: {what}"
                             pending.appendleft(item)
                             continue
-                        res = Result(item.key, FAILED, _died(item, attempts[item.key], what), "worker",
+                        res = Result(item.key, FAILED, _died(attempts[item.key], what), "worker",
                                      settings_hash=settings.hash(), attempts=attempts[item.key], size=item.size,
                                      mtime_ns=item.mtime_ns, source=item.source, finished_at=_now())
                     except PosekitError as exc:
@@ -698,7 +698,7 @@ class RayEngine:
                             notes[item.key] = f"retried: {what}"
                             pending.appendleft(item)
                             continue
-                        res = Result(item.key, FAILED, _died(item, attempts[item.key], what), "worker",
+                        res = Result(item.key, FAILED, _died(attempts[item.key], what), "worker",
                                      settings_hash=settings.hash(), attempts=attempts[item.key], size=item.size,
                                      mtime_ns=item.mtime_ns, source=item.source, finished_at=_now())
                     else:
