@@ -41,10 +41,12 @@ class Settings:
     labels: bool
     line_width: int  # 0: automatic (scaled to the image)
 
-    def draw(self, image: np.ndarray, poses: Sequence[Pose], **kw: Any) -> np.ndarray:
-        """Draw ``poses`` over ``image`` with the display options, each person's number in a label."""
+    def draw(self, image: np.ndarray, poses: Sequence[Pose], ids: Sequence[int] | None = None,
+             **kw: Any) -> np.ndarray:
+        """Draw ``poses`` over ``image`` with the display options, each person's number in a label: ``ids``,
+        else the track ID, else the place in ``poses`` (1..N)."""
         out = draw_poses(image, poses, labels=self.labels, line_width=self.line_width or None, **kw)
-        return draw_person_labels(out, poses, copy=False) if poses else out
+        return draw_person_labels(out, poses, ids, copy=False) if poses else out
 
     @property
     def renderer(self) -> Callable[[np.ndarray, Sequence[Pose]], np.ndarray]:

@@ -85,7 +85,7 @@ with side_col:
                         help="The photo shows several people: pick the one whose pose you want to copy.")
                 pose = poses[chosen]
                 live.set_reference(pose, mirror=mirror)
-                st.image(settings.draw(img, [pose]), channels="BGR", width="stretch",
+                st.image(settings.draw(img, [pose], ids=[chosen + 1]), channels="BGR", width="stretch",
                          caption=f"Reference pose: person {chosen + 1} of {len(poses)}")
     angle_person = st.number_input("Show the joint angles of person", 1, 999, 1, key="webcam_angle_person",
                                    help="The number drawn above each person; the same person keeps it while "

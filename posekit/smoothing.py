@@ -322,17 +322,20 @@ class DelayedSmoother:
             yield self._emit()
 
     @staticmethod
-    def _arrays(poses: list[Pose]) -> dict:
-        """{track_id: (layout, xy (K, 2) NaN where missing, confidence (K,), score, size)} of one frame."""
-        out = {}
-        for p in poses:
-            if p.track_id is None:
-                continue
-            kp = p.keypoints
-            vis = kp[:, 2] > 0
-            out[p.track_id] = (p.layout, np.where(vis[:, None], kp[:, :2], np.nan), kp[:, 2].copy(),
-                               float(p.score), person_size(kp))
-        return out
+    def _arrays(poses: list[Pose]) -> tuple | None:
+        """The tracked poses of one frame stacked: (layout, ids (P,), xy (P, K, 2) NaN where missing,
+        confidence (P, K), scores (P,), sizes (P,)); None when there is none. Poses of another layout than the
+        first tracked one are left out."""
+        tracked = [p for p in poses if p.track_id is not None]
+        if not tracked:
+            return None
+        layout = tracked[0].layout
+        tracked = [p for p in tracked if p.layout == layout]
+        kp = np.stack([p.keypoints for p in tracked])
+        vis = kp[..., 2] > 0
+        return (layout, np.array([p.track_id for p in tracked]), np.where(vis[..., None], kp[..., :2], np.nan),
+                kp[..., 2].copy(), np.array([p.score for p in tracked], np.float32),
+                np.array([person_size(k) for k in kp]))
 
     def _emit(self) -> tuple[int, object, list[Pose]]:
         c = self._out
@@ -348,27 +351,28 @@ class DelayedSmoother:
     def _smooth_center(self, c: int) -> list[Pose]:
         frames = list(self._buf)
         current = frames[c][2]
-        ids = sorted({tid for f in frames for tid in f[3]})
-        if not ids:
+        stacks = [f[3] for f in frames]
+        first = next((a for a in stacks if a is not None), None)
+        if first is None:
             return current
-        layout, xy0 = next((v[0], v[1]) for f in frames for v in f[3].values())
-        K, N = xy0.shape[0], len(frames)
+        layout = first[0]
+        ids_all = np.unique(np.concatenate([a[1] for a in stacks if a is not None and a[0] == layout]))
+        ids = [int(t) for t in ids_all]
+        K, N = first[2].shape[1], len(frames)
         row = {tid: i for i, tid in enumerate(ids)}
         xy = np.full((len(ids), N, K, 2), np.nan)
         conf = np.zeros((len(ids), N, K), np.float32)
         scores = np.zeros((len(ids), N), np.float32)
         sizes = np.zeros(len(ids))
-        for n, f in enumerate(frames):
-            for tid, (lay, pxy, pc, sc, size) in f[3].items():
-                if lay != layout:
-                    continue
-                i = row[tid]
-                xy[i, n], conf[i, n], scores[i, n] = pxy, pc, sc
-                sizes[i] = max(sizes[i], size)
+        for n, a in enumerate(stacks):
+            if a is None or a[0] != layout:
+                continue
+            rows = np.searchsorted(ids_all, a[1])
+            xy[rows, n], conf[rows, n], scores[rows, n] = a[2], a[3], a[4]
+            sizes[rows] = np.maximum(sizes[rows], a[5])
         sm = smooth_block(xy, sizes, self.fps, self.params, at=c)  # (P, K, 2)
         out = [p for p in current if p.track_id is None or p.layout != layout]
         by_id = {p.track_id: p for p in current if p.track_id is not None}
-        present_centres = [p.keypoints[p.keypoints[:, 2] > 0, :2].mean(axis=0) for p in current if p.num_visible]
         # confidence of a filled keypoint: the smaller of the nearest found ones before and after (P, K)
         found = conf > 0
         n_idx = np.arange(N)[None, :, None]
@@ -378,24 +382,26 @@ class DelayedSmoother:
         filled_conf = np.where((before >= 0) & (after < N), np.minimum(
             conf[pi, np.clip(before, 0, N - 1), ki], conf[pi, np.clip(after, 0, N - 1), ki]), 0.0)
         center_conf = np.where(found[:, c], conf[:, c], filled_conf)
-        for tid in ids:
-            i = row[tid]
-            c_conf = center_conf[i]
-            ok = np.isfinite(sm[i]).all(axis=-1) & (c_conf > 0)
-            if not ok.any():
+        ok = np.isfinite(sm).all(axis=-1) & (center_conf > 0)  # (P, K)
+        kps = np.zeros((len(ids), K, 3), np.float32)
+        kps[..., :2] = np.where(ok[..., None], sm, 0.0)
+        kps[..., 2] = np.where(ok, center_conf, 0.0)
+        any_ok = ok.any(axis=1)
+        missing = [i for i, tid in enumerate(ids) if any_ok[i] and tid not in by_id]
+        if missing:  # people missed in this frame, filled from both sides ...
+            present = [p.keypoints[p.keypoints[:, 2] > 0, :2].mean(axis=0) for p in current if p.num_visible]
+        for i, tid in enumerate(ids):
+            if not any_ok[i]:
                 continue
-            kp = np.zeros((K, 3), np.float32)
-            kp[ok, :2] = sm[i, ok]
-            kp[ok, 2] = c_conf[ok]
             src = by_id.get(tid)
             if src is not None:
-                out.append(replace(src, keypoints=kp, extra=dict(src.extra)))
-            else:  # the person was missed in this frame; filled from both sides
-                centre = kp[ok, :2].mean(axis=0)
-                if any(np.linalg.norm(centre - c2) < 0.3 * sizes[i] for c2 in present_centres):
-                    continue  # someone found in this frame stands there: that is who it is (an ID change)
-                s = scores[i][scores[i] > 0]
-                out.append(Pose(kp, float(s.mean()) if s.size else 0.0, layout, track_id=tid))
+                out.append(replace(src, keypoints=kps[i], extra=dict(src.extra)))
+                continue
+            centre = kps[i, ok[i], :2].mean(axis=0)
+            if any(np.linalg.norm(centre - c2) < 0.3 * sizes[i] for c2 in present):
+                continue  # ... unless someone found in this frame stands there: that is who it is (an ID change)
+            s = scores[i][scores[i] > 0]
+            out.append(Pose(kps[i], float(s.mean()) if s.size else 0.0, layout, track_id=tid))
         order = {p.track_id: n for n, p in enumerate(current)}
         out.sort(key=lambda p: (order.get(p.track_id, len(order)), p.track_id or 0))
         return out

@@ -204,10 +204,9 @@ class Tracker:
         if self.tracks and cand:
             sim = self.similarity(self.tracks, cand, frame)
             rows, cols = linear_sum_assignment(1.0 - sim)
-            for r, c in zip(rows, cols):
-                if sim[r, c] <= 0:
-                    continue
-                self._refresh(self.tracks[r], cand[c], frame)
+            pairs = [(r, c) for r, c in zip(rows, cols) if sim[r, c] > 0]
+            self._refresh([self.tracks[r] for r, _ in pairs], [cand[c] for _, c in pairs], frame)
+            for r, c in pairs:
                 cand[c].track_id = self.tracks[r].id
                 matched_det.add(c)
             matched_rows = [r for r, c in zip(rows, cols) if sim[r, c] > 0]
@@ -230,25 +229,44 @@ class Tracker:
         # fragments are left untracked (track_id None): drawn, but not followed or exported as a person
         return poses
 
-    def _refresh(self, t: Track, pose: Pose, frame: int) -> None:
-        kp = np.array(pose.keypoints, np.float32)
-        dt = max(frame - t.last_frame, 1)
-        both = (kp[:, 2] > 0) & (t.keypoints[:, 2] > 0)
-        if both.any():  # the motion of the joints seen both times, not of the centre of whichever were found
-            motion = (kp[both, :2] - t.keypoints[both, :2]).mean(axis=0).astype(np.float64) / dt
-            a = self.velocity_smoothing if t.hits > 1 else 1.0
-            t.velocity = a * motion + (1 - a) * t.velocity
-        seen = kp[:, 2] > 0
-        keep = ~seen & (t.keypoints[:, 2] > 0) & (frame - t.joint_frame <= self.max_coast)
-        if keep.any():  # joints this detection lacks: their last place, moved with the person
-            kp[keep] = t.keypoints[keep]
-            kp[keep, :2] += (t.velocity * dt).astype(np.float32)
-        t.joint_frame = np.where(seen, frame, t.joint_frame)
-        t.keypoints = kp
-        t._centre = _centre(kp)
-        t.size = 0.7 * t.size + 0.3 * person_size(kp) if t.size else person_size(kp)
-        t.last_frame = frame
-        t.hits += 1
+    def _refresh(self, tracks: list[Track], poses: list[Pose], frame: int) -> None:
+        """Matched tracks take their detections, all at once (vectorised over the M pairs)."""
+        if not tracks:
+            return
+        kp = np.stack([p.keypoints for p in poses]).astype(np.float32)  # (M, K, 3)
+        old = np.stack([t.keypoints for t in tracks])
+        dt = np.array([max(frame - t.last_frame, 1) for t in tracks], np.float64)
+        vel = np.stack([t.velocity for t in tracks])
+        seen, had = kp[..., 2] > 0, old[..., 2] > 0
+        both = seen & had
+        n = both.sum(axis=1)
+        # the motion of the joints seen both times, not of the centre of whichever were found
+        motion = ((kp[..., :2] - old[..., :2]) * both[..., None]).sum(axis=1) / np.maximum(n, 1)[:, None] / dt[:, None]
+        a = np.array([self.velocity_smoothing if t.hits > 1 else 1.0 for t in tracks])[:, None]
+        vel = np.where(n[:, None] > 0, a * motion + (1 - a) * vel, vel)
+        joint_frame = np.stack([t.joint_frame for t in tracks])
+        keep = ~seen & had & (frame - joint_frame <= self.max_coast)
+        # joints this detection lacks: their last place, moved with the person
+        moved = old.copy()
+        moved[..., :2] += (vel * dt[:, None])[:, None, :].astype(np.float32)
+        kp = np.where(keep[..., None], moved, kp)
+        vis = kp[..., 2] > 0
+        cnt = vis.sum(axis=1)
+        centre = (kp[..., :2] * vis[..., None]).sum(axis=1) / np.maximum(cnt, 1)[:, None]
+        lo = np.where(vis[..., None], kp[..., :2], np.inf).min(axis=1)
+        hi = np.where(vis[..., None], kp[..., :2], -np.inf).max(axis=1)
+        wh = np.where(cnt[:, None] >= 2, hi - lo, 0.0)
+        size = np.maximum(np.sqrt(np.maximum(wh[:, 0], 1.0) * np.maximum(wh[:, 1], 1.0)), 16.0)
+        size = np.where(cnt >= 2, size, 16.0)
+        joint_frame = np.where(seen, frame, joint_frame)
+        for i, t in enumerate(tracks):
+            t.velocity = vel[i]
+            t.keypoints = kp[i]
+            t.joint_frame = joint_frame[i]
+            t._centre = centre[i].astype(np.float64)
+            t.size = 0.7 * t.size + 0.3 * float(size[i]) if t.size else float(size[i])
+            t.last_frame = frame
+            t.hits += 1
 
 
 def number_untracked(poses: Sequence[Pose]) -> list[int]:
