@@ -171,9 +171,20 @@ def test_webcam_live_matching_against_a_reference(camera_page):
     page.get_by_text("Stopped. Press START to begin.").wait_for()
 
 
+def _second_stage(page, label: str) -> None:
+    """Choose the sidebar's second stage by its label (e.g. "Off (fastest)")."""
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_test_id("stSelectbox").filter(has_text="Second stage").click()
+    page.get_by_role("option", name=label).click()
+    wait_idle(page)
+
+
 def test_pose_matching_score(new_page):
     page = new_page("/matching")
     use_fast_model(page)
+    # The first network's keypoints: MoveNet (the default second stage) would also place the astronauts' knees
+    # at the bottom edge, and the comparison would no longer be partial.
+    _second_stage(page, "Off (fastest)")
     upload(page, IMAGES / "p3.jpg", 0)
     upload(page, IMAGES / "p3.jpg", 1)
     # The same person against itself; the astronauts are seen from the waist up: a partial comparison, said so.
@@ -262,3 +273,30 @@ def test_sidebar_second_stage_for_photos_and_for_video(new_page):
     assert "suggested for video and webcam" in sb.get_by_text("Second stage: MoveNet Lightning").inner_text()
     wait_idle(video)
     screenshot(video, "second_stage_video")
+
+
+def test_pose_matching_with_the_second_stage(new_page):
+    """Pose Matching runs MoveNet Thunder (two passes) by default: a golf swing against itself shrunk on a
+    larger canvas is ~100 %, against raised arms far lower."""
+    import tempfile
+
+    page = new_page("/matching")
+    page.get_by_test_id("stSidebar").get_by_text("Second stage: MoveNet Thunder").wait_for()
+    golf = cv2.imread(str(IMAGES / "golf.jpg"))
+    small = cv2.resize(golf, (golf.shape[1] // 2, golf.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    canvas = np.full((small.shape[0] * 2, small.shape[1] * 2, 3), 114, np.uint8)
+    y, x = int(0.4 * canvas.shape[0]), int(0.1 * canvas.shape[1])
+    canvas[y:y + small.shape[0], x:x + small.shape[1]] = small
+    with tempfile.TemporaryDirectory() as tmp:
+        shrunk = f"{tmp}/golf_small.png"
+        cv2.imwrite(shrunk, canvas)
+        upload(page, IMAGES / "golf.jpg", 0)
+        upload(page, shrunk, 1)
+        same = number(metric(page, "Similarity"))
+        assert same >= 97, same
+        upload(page, IMAGES / "handsup1.jpg", 1)
+        page.get_by_text("handsup1.jpg: person").first.wait_for()
+        wait_idle(page)
+        other = number(page.get_by_test_id("stMetricValue").first.inner_text())
+    assert other < 60, other
+    screenshot(page, "matching_second_stage")
