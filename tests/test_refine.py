@@ -278,3 +278,21 @@ def test_cli_defaults_photos_to_thunder_and_matching_to_two_passes():
     assert (match.refine, match.refine_passes) == ("movenet_thunder", MATCH_PASSES)
     assert "movenet_thunder" not in build_parser()._subparsers._group_actions[0].choices["estimate"].format_help() \
         .split("--model")[1].split("--backend")[0]  # not a first-stage model choice
+
+
+def test_the_main_subject_of_handsup1_is_the_central_man_with_raised_arms(refined_estimator):
+    """handsup1.jpg: a crowd with raised hands; the photo's subject is the man in the centre, both wrists above
+    his head. The photo configuration finds both of his arms, and prominence (size x completeness x
+    centrality) picks him, not a figure at the edge."""
+    from posekit.pose import image_size
+
+    img = read_image("handsup1.jpg")
+    poses = refined_estimator.estimate(img)
+    assert len(poses) >= 2
+    man = poses[most_prominent(poses, image_size(img))]
+    k = man.keypoints
+    nose, rw, lw = k[COCO18.index("Nose")], k[COCO18.index("RWrist")], k[COCO18.index("LWrist")]
+    assert nose[2] > 0 and rw[2] > 0 and lw[2] > 0
+    assert rw[1] < nose[1] - 60 and lw[1] < nose[1] - 60  # both wrists well above the head
+    assert abs(nose[0] - img.shape[1] / 2) < 0.1 * img.shape[1]  # the man in the centre
+    assert rw[0] < nose[0] < lw[0]  # his right hand on the picture's left

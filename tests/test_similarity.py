@@ -320,12 +320,16 @@ def test_same_photo_shrunk_and_moved_scores_high(estimator, name):
 
 
 def test_different_poses_score_far_lower(estimator):
+    """golf.jpg against handsup1.jpg with the first stage alone. It misses the man's left arm, so the score
+    (about 62 %) covers part of his body only, and says so; with the second stage that finds both arms the
+    score falls under 60 % (tests/test_refine.py::test_different_poses_stay_far_apart)."""
     golf, hands_up = read_image("golf.jpg"), read_image("handsup1.jpg")
     different = compare_images(estimator, golf, hands_up)
     same = compare_images(estimator, golf, golf[20:, 30:])  # the same swing, cropped
-    assert different.comparable and same.comparable
-    assert different.score < 60, different.summary()
-    assert same.score - different.score > 35
+    assert different.comparable and same.comparable and not same.partial
+    assert different.partial and "Partial comparison" in different.summary()
+    assert different.score < 70, different.summary()
+    assert same.score - different.score > 25
     # The arms are what differ: an arm joint or angle leads the list.
     assert any(w in d.name for d in different.worst(2) for w in ("wrist", "elbow", "shoulder"))
 
