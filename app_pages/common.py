@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 
 from posekit import MODELS, ModelError, PoseEstimator, PosekitError
-from posekit.backends import BACKENDS, availability
+from posekit.backends import BACKENDS, DEFAULT_BACKEND, availability, plain_reason
 from posekit.draw import draw_poses
 from posekit.errors import InvalidInputError
 from posekit.imageio import IMAGE_TYPES, encode_image, load_image
@@ -23,7 +23,7 @@ from posekit.pose import Pose
 SLIDER_MODELS = [name for name, spec in MODELS.items() if spec.format == "tflite"]
 DEFAULT_MODEL = "mobilenet_v2_1.0" if "mobilenet_v2_1.0" in SLIDER_MODELS else SLIDER_MODELS[-1]
 #: Backends offered in the sidebar, in this order (those the registry knows).
-BACKEND_CHOICES = [b for b in ("cpu", "cuda", "cuda-fp16", "ort", "ort-cuda", "openvino", "openvino-bf16")
+BACKEND_CHOICES = [b for b in (DEFAULT_BACKEND, "cpu", "cuda", "cuda-fp16", "ort", "ort-cuda", "openvino", "openvino-bf16")
                    if b in BACKENDS]
 
 
@@ -80,8 +80,9 @@ def sidebar() -> Settings:
         BACKEND_CHOICES,
         format_func=_backend_label,
         key="sb_backend",
-        help="Where the network runs. One that is not available here falls back to the CPU, and says so. "
-             "OpenVINO bf16 is the fastest on recent Intel CPUs, a little less precise.",
+        help="Where the network runs. Automatic picks the fastest one installed on this computer. One that "
+             "cannot run here falls back to another, and says so. OpenVINO bf16 is faster still on recent "
+             "CPUs, a little less precise.",
     )
     threshold = sb.slider(
         "Keypoint threshold", 0.01, 0.9, 0.1, 0.01, key="sb_threshold",
@@ -104,7 +105,14 @@ def _backend_status(container, settings: Settings) -> None:
         return
     active = BACKENDS[est.backend].label if est.backend in BACKENDS else est.backend
     if est.backend != settings.backend and est.backend_message:
-        container.warning(f"Running on **{active}**: {est.backend_message}", icon=":material/warning:")
+        # One plain sentence; the technical reason (packages, drivers) folded away for whoever needs it.
+        container.warning(f"{BACKENDS[settings.backend].label} {plain_reason(settings.backend, est.name)}, so "
+                          f"**{est.name}** runs on **{active}** instead.", icon=":material/warning:")
+        with container.expander("Details"):
+            st.caption(est.backend_message)
+    elif settings.backend == DEFAULT_BACKEND:
+        container.caption(f"Running **{est.name}** on **{active}**, chosen automatically: the fastest engine "
+                          "installed here.")
     else:
         container.caption(f"Running **{est.name}** on **{active}**.")
 

@@ -2,6 +2,7 @@
 
 | name        | engine        | device                                   |
 |-------------|---------------|------------------------------------------|
+| auto        | the fastest float32 engine that runs here (the default; see ``AUTO_ORDER``) |   |
 | cpu         | OpenCV DNN    | CPU                                      |
 | cuda        | OpenCV DNN    | NVIDIA GPU, FP32 (needs OpenCV built with CUDA)   |
 | cuda-fp16   | OpenCV DNN    | NVIDIA GPU, FP16 (needs OpenCV built with CUDA)   |
@@ -14,6 +15,12 @@ A backend that cannot run here (no CUDA in the OpenCV build, ONNX Runtime not in
 ONNX Runtime) falls back along its ``fallback`` chain (``ort-cuda`` -> ``ort`` -> ``cpu``,
 ``openvino-bf16`` -> ``openvino`` -> ``cpu``, the rest -> ``cpu``): a warning is issued once per reason, and
 the runner reports the backend really used and why in ``backend`` and ``message``.
+
+``auto`` (the default) tries ``AUTO_ORDER`` once, when the estimator is built: a GPU engine that really runs
+(``ort-cuda``, then OpenCV's ``cuda``), else OpenVINO (float32; the fastest on a CPU, ``bench/bench_backends.py``),
+else ONNX Runtime, else OpenCV DNN. A CMU Caffe model runs on OpenCV DNN (``cpu``), the only engine that reads
+it. Passing over an engine that is not installed is not an error, so ``auto`` warns about nothing; ``backend`` says
+what it chose.
 
 ``openvino-bf16`` trades precision for speed the way ``cuda-fp16`` does: its maps drift from the float
 reference by up to about 0.08 (float backends: 0.04), and the keypoints it finds stay within a fraction of a
@@ -39,7 +46,7 @@ log = logging.getLogger("posekit")
 class Backend:
     name: str
     label: str
-    engine: str  # "opencv" | "ort" | "openvino"
+    engine: str  # "opencv" | "ort" | "openvino" | "auto"
     cv_backend: int = cv2.dnn.DNN_BACKEND_OPENCV
     cv_target: int = cv2.dnn.DNN_TARGET_CPU
     providers: tuple[str, ...] = ()
@@ -49,6 +56,7 @@ class Backend:
 
 
 BACKENDS: dict[str, Backend] = {b.name: b for b in (
+    Backend("auto", "Automatic (fastest here)", "auto", fallback=None),
     Backend("cpu", "CPU (OpenCV)", "opencv", fallback=None),
     Backend("cuda", "CUDA (OpenCV)", "opencv", cv2.dnn.DNN_BACKEND_CUDA, cv2.dnn.DNN_TARGET_CUDA, gpu=True),
     Backend("cuda-fp16", "CUDA FP16 (OpenCV)", "opencv", cv2.dnn.DNN_BACKEND_CUDA, cv2.dnn.DNN_TARGET_CUDA_FP16,
@@ -59,6 +67,11 @@ BACKENDS: dict[str, Backend] = {b.name: b for b in (
     Backend("openvino", "CPU (OpenVINO)", "openvino"),
     Backend("openvino-bf16", "CPU bf16 (OpenVINO)", "openvino", precision="bf16", fallback="openvino"),
 )}
+
+#: What ``auto`` tries, in this order: GPU engines that really run, then the CPU engines fastest first.
+#: Float32 only: ``openvino-bf16`` is faster still on CPUs with native bfloat16 but less precise (README).
+AUTO_ORDER = ("ort-cuda", "cuda", "openvino", "ort", "cpu")
+DEFAULT_BACKEND = "auto"
 
 _warned: set[str] = set()
 
@@ -114,6 +127,8 @@ def openvino_cpu_capabilities() -> list[str]:
 def availability(name: str) -> str | None:
     """None when the backend can run here, else the reason it cannot (and what to do)."""
     b = get_backend(name)
+    if b.engine == "auto":
+        return None
     if b.engine == "opencv" and b.gpu and not opencv_has_cuda():
         return ("the installed OpenCV has no CUDA support (the pip wheels are CPU-only) or sees no NVIDIA GPU; "
                 "build OpenCV with CUDA (see README, 'CUDA') or use backend 'ort-cuda' with onnxruntime-gpu")
@@ -128,6 +143,22 @@ def availability(name: str) -> str | None:
     if b.engine == "openvino" and b.precision == "bf16" and "BF16" not in openvino_cpu_capabilities():
         return "this CPU has no native bfloat16 (AVX512-BF16 or AMX)"
     return None
+
+
+def plain_reason(name: str, model: str | None = None) -> str:
+    """Why backend ``name`` cannot run here, as words for someone who does not program ("... is not
+    installed"), to follow the backend's label in a sentence; :func:`availability` has the technical reason."""
+    b = get_backend(name)
+    reason = availability(name)
+    if reason is None:
+        if b.engine in ("ort", "openvino") and model is not None:
+            return f"cannot run the model {model}"
+        return "could not start on this computer"
+    if b.gpu:
+        return "needs an NVIDIA graphics card that this computer does not offer to it"
+    if b.precision == "bf16" and b.engine == "openvino" and openvino_available():
+        return "needs a processor that computes in bfloat16, and this one does not"
+    return "is not installed on this computer"
 
 
 def _fallback(requested: str, reason: str, instead: Backend) -> str:
@@ -234,12 +265,13 @@ def create_runner(spec, backend: str, *, weights: Path | None, config: Path | No
                   net: cv2.dnn.Net | None = None):
     """(runner, backend name really used, message or None) for ``spec`` on the requested backend: the first
     backend along the requested one's fallback chain that can run, and says it does once started."""
-    chosen = requested = get_backend(backend)
+    requested = get_backend(backend)
+    if requested.engine == "auto":
+        return _create_auto(spec, weights=weights, config=config, net=net)
+    chosen = requested
     reasons = []
     while True:
-        reason = availability(chosen.name)
-        if reason is None and chosen.engine != "opencv" and (net is not None or spec.format != "tflite"):
-            reason = f"{chosen.label} runs the converted MobileNetV2 models only"
+        reason = _cannot_run(chosen, spec, net)
         if reason is None:
             runner = _make_runner(chosen, spec, weights, config, net)
             reason = runner.problem
@@ -250,3 +282,27 @@ def create_runner(spec, backend: str, *, weights: Path | None, config: Path | No
         reasons.append(reason)
         chosen = BACKENDS[chosen.fallback]
     return runner, chosen.name, _fallback(requested.name, "; ".join(reasons), chosen) if reasons else None
+
+
+def _cannot_run(chosen: Backend, spec, net) -> str | None:
+    reason = availability(chosen.name)
+    if reason is None and chosen.engine != "opencv" and (net is not None or spec.format != "tflite"):
+        reason = f"{chosen.label} runs the converted MobileNetV2 models only"
+    return reason
+
+
+def _create_auto(spec, *, weights: Path | None, config: Path | None, net: cv2.dnn.Net | None):
+    """``auto``: the first backend of AUTO_ORDER that runs this model here (no warning: passing over an engine
+    that is not installed is expected), so the message is None."""
+    skipped = []
+    for name in AUTO_ORDER:
+        chosen = BACKENDS[name]
+        reason = _cannot_run(chosen, spec, net)
+        if reason is None:
+            runner = _make_runner(chosen, spec, weights, config, net)
+            reason = runner.problem
+            if reason is None:
+                log.info("auto: %s runs %s (passed over: %s)", chosen.name, spec.name, "; ".join(skipped) or "-")
+                return runner, chosen.name, None
+        skipped.append(f"{name}: {reason}")
+    raise ModelError(f"no backend can run {spec.name}: {'; '.join(skipped)}")  # pragma: no cover - cpu runs all

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from . import grouping
-from .backends import create_runner, get_backend
+from .backends import DEFAULT_BACKEND, create_runner, get_backend
 from .errors import InvalidInputError
 from .layouts import Layout, get_layout
 from .models import DEFAULT_MODEL, ModelSpec, get_model, resolve, resolve_config
@@ -141,7 +141,8 @@ class PoseEstimator:
 
     Args:
         model: a registry name (see ``posekit.models.MODELS``) or a ModelSpec.
-        backend: a name in ``posekit.backends.BACKENDS``: "cpu", "cuda", "cuda-fp16", "ort", "ort-cuda",
+        backend: a name in ``posekit.backends.BACKENDS``: "auto" (default: the fastest float32 engine installed,
+            chosen once; ``backend`` then names it), "cpu", "cuda", "cuda-fp16", "ort", "ort-cuda",
             "openvino" or "openvino-bf16". Unavailable ones fall back (to "cpu" in the end) with a warning;
             ``backend`` then says what really runs and ``backend_message`` why.
         threshold: minimum heatmap peak for a keypoint.
@@ -151,7 +152,7 @@ class PoseEstimator:
         download: fetch missing weights from the upstream address (default True).
     """
 
-    def __init__(self, model: str | ModelSpec = DEFAULT_MODEL, backend: str = "cpu", threshold: float = 0.1, *,
+    def __init__(self, model: str | ModelSpec = DEFAULT_MODEL, backend: str = DEFAULT_BACKEND, threshold: float = 0.1, *,
                  paf_threshold: float = 0.05, min_keypoints: int = 3, input_size: tuple[int, int] | None = None,
                  net: cv2.dnn.Net | None = None, download: bool = True):
         self.spec = get_model(model)

@@ -21,12 +21,12 @@ COMMANDS = ["estimate", "video", "match", "models"]
 
 def add_model_options(parser: argparse.ArgumentParser, *, threshold: bool = True) -> None:
     """--model / --backend (/ --threshold), shared by the subcommands that run a network."""
-    from ..backends import BACKENDS
+    from ..backends import BACKENDS, DEFAULT_BACKEND
     from ..models import DEFAULT_MODEL, MODELS
 
     parser.add_argument("--model", default=DEFAULT_MODEL, choices=list(MODELS), help="network (default: %(default)s)")
-    parser.add_argument("--backend", default="cpu", choices=list(BACKENDS),
-                        help="where the network runs (default: %(default)s)")
+    parser.add_argument("--backend", default=DEFAULT_BACKEND, choices=list(BACKENDS),
+                        help="where the network runs (default: %(default)s, the fastest engine installed)")
     if threshold:
         parser.add_argument("--threshold", type=float, default=0.1, help="keypoint threshold (default: %(default)s)")
 
