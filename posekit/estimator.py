@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from dataclasses import dataclass, field
@@ -169,7 +170,8 @@ class PoseEstimator:
             weights = config = None
         self._run, self.backend, self.backend_message = create_runner(
             self.spec, self.requested_backend, weights=weights, config=config, net=net)
-        self._lock = threading.Lock()
+        # Runners that are safe to call from several threads at once (OpenVINO's) run unlocked.
+        self._lock = contextlib.nullcontext() if getattr(self._run, "thread_safe", False) else threading.Lock()
         self.last_timings: dict[str, float] = {}
 
     @property
