@@ -207,7 +207,7 @@ class ThresholdedEstimator:
     def __init__(self, est: PoseEstimator, threshold: float) -> None:
         self._est, self._threshold = est, threshold
         self.layout = est.layout
-        self.input_size = est.input_size  # lets process_video shrink frames in its decoder thread
+        self.network_size = est.network_size  # lets process_video shrink frames in its decoder thread
 
     def estimate(self, bgr: np.ndarray) -> list[Pose]:
         return self._est.estimate(bgr, threshold=self._threshold)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -89,6 +90,23 @@ class Inference:
         return poses
 
 
+#: Network widths with ``input_size="auto"`` stay within these bounds (pixels): a panorama is letterboxed
+#: rather than fed as a 2000-pixel-wide input, a very tall image keeps some context.
+AUTO_MIN_WIDTH, AUTO_MAX_WIDTH = 128, 768
+#: Sizes are multiples of this (the networks' total stride, twice: what the converted graphs accept).
+SIZE_MULTIPLE = 16
+
+
+def auto_input_size(width: int, height: int, base_height: int, *, multiple: int = SIZE_MULTIPLE,
+                    min_width: int = AUTO_MIN_WIDTH, max_width: int = AUTO_MAX_WIDTH) -> tuple[int, int]:
+    """The network input (w, h) for an image of ``width`` x ``height``: the fixed network height and the width
+    from the image's aspect ratio, rounded up to a multiple of ``multiple`` (OpenPose's ``-1x368``). A 16:9
+    frame gets 656 x 368 where the fixed 432 x 368 input would shrink it to 432 x 243."""
+    h = max(multiple, int(round(base_height / multiple)) * multiple)
+    w = int(np.ceil(width * h / max(1, height) / multiple)) * multiple
+    return int(np.clip(w, min_width, max_width)), h
+
+
 def letterbox_size(width: int, height: int, input_size: tuple[int, int]) -> tuple[float, tuple[int, int]]:
     """(scale, (w, h)) of an image of ``width`` x ``height`` fitted into ``input_size``, aspect ratio kept."""
     in_w, in_h = input_size
@@ -148,13 +166,22 @@ class PoseEstimator:
             ``backend`` then says what really runs and ``backend_message`` why.
         threshold: minimum heatmap peak for a keypoint.
         paf_threshold, min_keypoints: grouping parameters (see :func:`posekit.grouping.decode`).
-        input_size: network input (width, height); default: the model's own.
+        input_size: the network input (width, height): ``"auto"`` (default) keeps the model's height and
+            takes the width from each image's aspect ratio (:func:`auto_input_size`), so wide frames are not
+            shrunk to a strip; ``"model"`` the model's own fixed size; or a (width, height), multiples of 16.
+        scales: multi-scale inference (OpenPose's ``scale_number`` / ``scale_gap``): the network runs once per
+            factor of the input size and the heatmaps and PAFs are averaged before people are assembled.
+            ``(1.0,)`` (default) is one pass; ``(1.0, 1.5)`` costs about 3.3 times as much.
         net: a ready ``cv2.dnn.Net`` (e.g. built from a prototxt alone) instead of loading the weights.
         download: fetch missing weights from the upstream address (default True).
     """
 
+    #: Converted graphs kept compiled at once (ONNX Runtime and OpenVINO need one per input size).
+    MAX_RUNNERS = 12
+
     def __init__(self, model: str | ModelSpec = DEFAULT_MODEL, backend: str = DEFAULT_BACKEND, threshold: float = 0.1, *,
-                 paf_threshold: float = 0.05, min_keypoints: int = 3, input_size: tuple[int, int] | None = None,
+                 paf_threshold: float = 0.05, min_keypoints: int = 3,
+                 input_size: tuple[int, int] | str | None = "auto", scales: Sequence[float] = (1.0,),
                  net: cv2.dnn.Net | None = None, download: bool = True):
         self.spec = get_model(model)
         self.layout = get_layout(self.spec.layout)
@@ -162,16 +189,30 @@ class PoseEstimator:
         self.threshold = float(threshold)
         self.paf_threshold = float(paf_threshold)
         self.min_keypoints = int(min_keypoints)
-        self.input_size = tuple(input_size or self.spec.input_size)
-        if net is None:
-            weights = resolve(self.spec, download_missing=download, input_size=self.input_size)
-            config = resolve_config(self.spec, download_missing=download)
+        if input_size is None or (isinstance(input_size, str) and input_size == "auto"):
+            self.input_size: tuple[int, int] | None = None  # chosen per image
+        elif isinstance(input_size, str):
+            if input_size != "model":
+                raise ValueError(f"input_size must be 'auto', 'model' or (width, height), got {input_size!r}")
+            self.input_size = tuple(self.spec.input_size)
         else:
-            weights = config = None
-        self._run, self.backend, self.backend_message = create_runner(
-            self.spec, self.requested_backend, weights=weights, config=config, net=net)
-        # Runners that are safe to call from several threads at once (OpenVINO's) run unlocked.
-        self._lock = contextlib.nullcontext() if getattr(self._run, "thread_safe", False) else threading.Lock()
+            self.input_size = (int(input_size[0]), int(input_size[1]))
+        self.scales = tuple(sorted({float(s) for s in scales}, reverse=True)) or (1.0,)
+        if any(not 0.2 <= s <= 3.0 for s in self.scales):
+            raise ValueError(f"scales must lie between 0.2 and 3, got {scales}")
+        self._download = download
+        first = self.input_size or tuple(self.spec.input_size)
+        if net is None:
+            weights = resolve(self.spec, download_missing=download, input_size=first)
+            self._config = resolve_config(self.spec, download_missing=download)
+        else:
+            weights = self._config = None
+        runner, self.backend, self.backend_message = create_runner(
+            self.spec, self.requested_backend, weights=weights, config=self._config, net=net)
+        # OpenCV's net takes any input size; ONNX Runtime and OpenVINO run one converted graph per size.
+        self._one_runner = runner if getattr(runner, "engine", "opencv") == "opencv" else None
+        self._runners: OrderedDict[tuple[int, int], Callable] = OrderedDict({first: runner})
+        self._lock = threading.Lock()
         self.last_timings: dict[str, float] = {}
 
     @property
@@ -181,12 +222,26 @@ class PoseEstimator:
     def __repr__(self) -> str:
         return f"PoseEstimator(model={self.spec.name!r}, backend={self.backend!r}, threshold={self.threshold})"
 
-    def preprocess(self, image: np.ndarray) -> tuple[np.ndarray, Letterbox]:
-        """Letterbox ``image`` into the network input (aspect ratio kept, padded at right/bottom) as NCHW."""
+    def network_size(self, width: int, height: int, scale: float = 1.0) -> tuple[int, int]:
+        """The network input (w, h) used for an image of ``width`` x ``height`` at a scale factor."""
+        if self.input_size is not None:
+            w, h = self.input_size
+            if scale == 1.0:
+                return w, h
+            return (max(SIZE_MULTIPLE, int(round(w * scale / SIZE_MULTIPLE)) * SIZE_MULTIPLE),
+                    max(SIZE_MULTIPLE, int(round(h * scale / SIZE_MULTIPLE)) * SIZE_MULTIPLE))
+        base_h = self.spec.input_size[1] * scale
+        return auto_input_size(width, height, int(round(base_h)),
+                               max_width=int(round(AUTO_MAX_WIDTH * max(scale, 1.0))))
+
+    def preprocess(self, image: np.ndarray, input_size: tuple[int, int] | None = None
+                   ) -> tuple[np.ndarray, Letterbox]:
+        """Letterbox ``image`` into the network input (aspect ratio kept, padded at right/bottom) as NCHW.
+        ``input_size`` (w, h) defaults to :meth:`network_size` of the image."""
         image = as_bgr(image)
         h, w = image.shape[:2]
-        in_w, in_h = self.input_size
-        scale, (rw, rh) = letterbox_size(w, h, self.input_size)
+        in_w, in_h = input_size or self.network_size(w, h)
+        scale, (rw, rh) = letterbox_size(w, h, (in_w, in_h))
         if (rw, rh) != (w, h):
             image = shrink(image, (rw, rh))
         # Written straight into the NCHW blob (what blobFromImage on a black-padded image gives, in half the
@@ -201,22 +256,61 @@ class PoseEstimator:
             view *= pixel_scale
         return blob, Letterbox(scale, (w, h), (in_w, in_h), self.spec.stride)
 
-    def forward(self, blob: np.ndarray) -> np.ndarray:
-        """The bare network: an NCHW blob in, the (C, h, w) output out. Serialised across threads."""
-        with self._lock:
-            return self._run(blob)
+    def _runner(self, size: tuple[int, int]) -> Callable:
+        """The runner for an input size (called under the lock): converted and compiled on first use."""
+        if self._one_runner is not None:
+            return self._one_runner
+        runner = self._runners.get(size)
+        if runner is None:
+            weights = resolve(self.spec, download_missing=self._download, input_size=size)
+            runner, _, _ = create_runner(self.spec, self.backend, weights=weights, config=self._config)
+            self._runners[size] = runner
+            while len(self._runners) > self.MAX_RUNNERS:
+                self._runners.popitem(last=False)
+        else:
+            self._runners.move_to_end(size)
+        return runner
 
-    def infer(self, image: np.ndarray) -> Inference:
-        """Preprocess and run the network; the raw maps with the transform back to the image."""
+    def forward(self, blob: np.ndarray) -> np.ndarray:
+        """The bare network: an NCHW blob in, the (C, h, w) output out. Serialised across threads, except on runners that are safe to share (OpenVINO)."""
+        size = (int(blob.shape[3]), int(blob.shape[2]))
+        with self._lock:
+            runner = self._runner(size)
+            if not getattr(runner, "thread_safe", False):
+                return runner(blob)
+        return runner(blob)  # safe to call from several threads at once (OpenVINO's runner)
+
+    def _infer_once(self, image: np.ndarray, scale: float, timings: dict[str, float]
+                    ) -> tuple[np.ndarray, Letterbox]:
         t0 = time.perf_counter()
-        blob, lb = self.preprocess(image)
+        h, w = image.shape[:2]
+        blob, lb = self.preprocess(image, self.network_size(w, h, scale))
         t1 = time.perf_counter()
         out = self.forward(blob)
         t2 = time.perf_counter()
         if out.shape[0] != self.layout.num_channels:
             raise RuntimeError(f"{self.spec.name} produced {out.shape[0]} channels, "
                                f"{self.layout.name} needs {self.layout.num_channels}")
-        return Inference(out, lb, self.layout, {"preprocess": (t1 - t0) * 1e3, "forward": (t2 - t1) * 1e3})
+        timings["preprocess"] = timings.get("preprocess", 0.0) + (t1 - t0) * 1e3
+        timings["forward"] = timings.get("forward", 0.0) + (t2 - t1) * 1e3
+        return out, lb
+
+    def infer(self, image: np.ndarray) -> Inference:
+        """Preprocess and run the network (once per scale); the raw maps with the transform back to the image.
+        With several scales the maps are those of the largest scale's grid, averaged over the scales."""
+        image = as_bgr(image)
+        timings: dict[str, float] = {}
+        out, lb = self._infer_once(image, self.scales[0], timings)
+        if len(self.scales) > 1:
+            total, merge = out.astype(np.float32, copy=True), 0.0
+            for s in self.scales[1:]:
+                o, l2 = self._infer_once(image, s, timings)
+                t0 = time.perf_counter()
+                total += resample_output(o, l2, lb, out.shape[1:])
+                merge += time.perf_counter() - t0
+            out = total / len(self.scales)
+            timings["merge scales"] = merge * 1e3
+        return Inference(out, lb, self.layout, timings)
 
     def estimate(self, image: np.ndarray, threshold: float | None = None) -> list[Pose]:
         """All people found in a BGR image, keypoints in image pixels, most confident first."""
@@ -227,3 +321,18 @@ class PoseEstimator:
         inf.timings["decode"] = (time.perf_counter() - t0) * 1e3
         self.last_timings = inf.timings
         return sorted(poses, key=lambda p: -p.score)
+
+
+def resample_output(out: np.ndarray, src: Letterbox, dst: Letterbox, grid: tuple[int, int]) -> np.ndarray:
+    """Network maps ``out`` (C, h, w) computed through letterbox ``src``, resampled onto the output grid
+    (``grid`` = (rows, cols)) of letterbox ``dst`` of the same image, cell centres mapped exactly:
+    image x = ((g + 0.5) * stride - 0.5) / scale in both."""
+    a = src.scale / dst.scale
+    st = src.stride
+    b = ((0.5 * dst.stride - 0.5) * a + 0.5) / st - 0.5
+    m = np.array([[a * dst.stride / st, 0.0, b], [0.0, a * dst.stride / st, b]], np.float32)
+    rows, cols = grid
+    chans = [cv2.warpAffine(np.ascontiguousarray(out[c: c + 4].transpose(1, 2, 0)), m, (cols, rows),
+                            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT)
+             for c in range(0, out.shape[0], 4)]
+    return np.concatenate([c.reshape(rows, cols, -1) for c in chans], axis=2).transpose(2, 0, 1)

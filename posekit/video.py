@@ -440,9 +440,11 @@ def _default_draw(image: np.ndarray, poses: list[Pose]) -> np.ndarray:
     return draw_poses(image, poses, copy=False)  # the frame is the pipeline's own
 
 
-def _input_size(estimator) -> Optional[tuple[int, int]]:
-    """(width, height) the estimator letterboxes into, when it says so (PoseEstimator.input_size)."""
-    size = getattr(estimator, "input_size", None)
+def _input_size(estimator, frame_size: tuple[int, int]) -> Optional[tuple[int, int]]:
+    """(width, height) the estimator letterboxes frames of ``frame_size`` into, when it says so: chosen once
+    per video (PoseEstimator.network_size, else a fixed PoseEstimator.input_size)."""
+    network_size = getattr(estimator, "network_size", None)
+    size = network_size(*frame_size) if callable(network_size) else getattr(estimator, "input_size", None)
     try:
         w, h = (int(v) for v in size)
     except (TypeError, ValueError):
@@ -552,7 +554,7 @@ def process_video(
             encoder = _Encoder(p, tmp_video, size, fps, display, draw, _usable_audio(c))
         decoder = threading.Thread(target=_decoder, name="posekit-video-decoder", daemon=True,
                                    args=(p, src, info, encoder.audio is not None, cap, max_seconds, state,
-                                         _input_size(estimator)))
+                                         _input_size(estimator, display)))
         decoder.start()
         encoder.thread.start()
         with _KeypointWriter(tmp_kp, keypoints_format, estimator) as kp:

@@ -53,9 +53,12 @@ def test_apink2_two_frames_of_three_people(request, fixture):
     img = read_image("apink2.jpg")
     poses = est.estimate(img)
     for neck in APINK2_NECKS:
-        assert len(_near(poses, "Neck", neck, 25)) == 1, neck
+        (person,) = _near(poses, "Neck", neck, 25)
+        assert person.num_visible >= 11, (neck, person.num_visible)
+    # The dancer with her arms over her face: at most one person there (at the model's fixed 432 x 368 she came
+    # out as a 5-joint fragment with a leg borrowed from a neighbour; sized to the image, she is not claimed).
     hidden = [p for p in poses if abs((p.bbox()[0] + p.bbox()[2]) / 2 - APINK2_HIDDEN_FACE_DANCER[0]) < 60]
-    assert len(hidden) == 1
+    assert len(hidden) <= 1
     h, w = img.shape[:2]
     for p in poses:
         vis = p.keypoints[p.visible]
@@ -118,10 +121,50 @@ def test_no_keypoints_in_the_letterbox_padding():
     assert out[:18, 29:].max() > 0.5  # the raw maps themselves are left as the network gave them
 
 
+def test_wide_frames_are_sized_to_the_image(estimator):
+    """A 1280 x 720 street frame (dance.avi): the network input sized to the frame (656 x 368) finds more
+    well-formed people than the fixed 432 x 368 input, which shrinks the frame to a 432 x 243 strip."""
+    import av
+
+    from conftest import VIDEOS
+
+    with av.open(str(VIDEOS / "dance.avi")) as c:
+        frames = [f.to_ndarray(format="bgr24") for i, f in zip(range(60), c.decode(video=0)) if i in (30, 59)]
+    fixed = PoseEstimator("mobilenet_v2_1.4", input_size="model")
+    assert estimator.network_size(1280, 720) == (656, 368) and fixed.network_size(1280, 720) == (432, 368)
+
+    def whole(poses):
+        return sum(p.num_visible >= 12 for p in poses)
+
+    sized = sum(whole(estimator.estimate(f)) for f in frames)
+    assert sized >= sum(whole(fixed.estimate(f)) for f in frames) + 2 and sized >= 7
+
+
+def test_multi_scale_averages_the_maps(fast_estimator):
+    """scales=(1, 0.75): the maps of the smaller pass are resampled onto the larger grid and averaged; the
+    same people are found, joints within a cell of the single-scale ones."""
+    img = read_image("p3.jpg")
+    multi = PoseEstimator("mobilenet_v2_0.5", scales=(1.0, 0.75))
+    one, two = fast_estimator.infer(img), multi.infer(img)
+    assert two.output.shape == one.output.shape and "merge scales" in two.timings
+    assert 0 < np.abs(two.output - one.output).mean() < 0.05
+    for neck in P3_NECKS:
+        (a,) = _near(fast_estimator.estimate(img), "Neck", neck, 20)
+        (b,) = _near(multi.estimate(img), "Neck", neck, 20)
+        both = a.visible & b.visible
+        assert both.sum() >= 8
+        assert np.median(np.hypot(*(a.keypoints[both, :2] - b.keypoints[both, :2]).T)) < 8
+    with pytest.raises(ValueError, match="scales"):
+        PoseEstimator("mobilenet_v2_0.5", scales=(5.0,))
+
+
 def test_inference_maps_are_in_image_coordinates(fast_estimator):
     img = read_image("p3.jpg")
     inf = fast_estimator.infer(img)
-    assert inf.output.shape == (57, 46, 54)
+    # Sized to the image: the model's height (368), the width from p3's aspect ratio, a multiple of 16.
+    h, w = img.shape[:2]
+    assert fast_estimator.network_size(w, h) == (480, 368) and abs(w / h - 480 / 368) < 16 / 368
+    assert inf.output.shape == (57, 46, 60)
     hm = inf.heatmap("Nose")
     assert hm.shape == img.shape[:2]
     y, x = np.unravel_index(np.argmax(hm), hm.shape)
@@ -155,7 +198,9 @@ def test_odd_arrays_are_accepted(fast_estimator):
     bgra = cv2.cvtColor(img, cv2.COLOR_BGR2BGRA)
     for variant in (gray, bgra, img.astype(np.uint16) * 257, np.zeros((1, 1, 3), np.uint8)):
         fast_estimator.estimate(variant)
-    assert len([p for p in fast_estimator.estimate(gray) if p.score >= 0.2]) == 3
+    grey_poses = fast_estimator.estimate(gray)
+    for neck in P3_NECKS:  # all three astronauts are still found in grey (the weakest with fewer joints)
+        assert len(_near(grey_poses, "Neck", neck, 20)) == 1, neck
 
 
 def test_cuda_falls_back_to_cpu_with_a_clear_message(model_dir):

@@ -29,6 +29,32 @@ def add_model_options(parser: argparse.ArgumentParser, *, threshold: bool = True
                         help="where the network runs (default: %(default)s, the fastest engine installed)")
     if threshold:
         parser.add_argument("--threshold", type=float, default=0.1, help="keypoint threshold (default: %(default)s)")
+    parser.add_argument("--input-size", default="auto", type=_input_size, metavar="auto|model|WxH",
+                        help="network input: 'auto' (default) sizes it to each image's shape, 'model' uses the "
+                             "model's fixed size, WxH (multiples of 16) a size of yours")
+    parser.add_argument("--scales", default=(1.0,), type=_scales, metavar="S[,S...]",
+                        help="run the network at several scales and average (e.g. 1,1.5: more accurate, "
+                             "about 3x slower; default: 1)")
+
+
+def _input_size(text: str):
+    if text in ("auto", "model"):
+        return text
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto, model or WxH, got {text!r}") from None
+    return (w, h)
+
+
+def _scales(text: str) -> tuple[float, ...]:
+    try:
+        scales = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected scale factors such as 1,1.5, got {text!r}") from None
+    if not scales or any(not 0.2 <= s <= 3.0 for s in scales):
+        raise argparse.ArgumentTypeError(f"scale factors must lie between 0.2 and 3, got {text!r}")
+    return scales
 
 
 def make_estimator(args: argparse.Namespace):
@@ -43,7 +69,8 @@ def make_estimator(args: argparse.Namespace):
         if not is_downloaded(args.model):
             print(f"downloading {args.model} (first use)...", file=sys.stderr)
             resolve(args.model, progress=print_progress)
-        est = PoseEstimator(args.model, backend=args.backend, threshold=getattr(args, "threshold", 0.1))
+        est = PoseEstimator(args.model, backend=args.backend, threshold=getattr(args, "threshold", 0.1),
+                            input_size=getattr(args, "input_size", "auto"), scales=getattr(args, "scales", (1.0,)))
     if est.backend_message:
         print(f"warning: {est.backend_message}", file=sys.stderr)
     return est

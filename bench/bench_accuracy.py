@@ -1,0 +1,104 @@
+"""Keypoint accuracy: COCO OKS AP / AP50 / AR on the annotated photos of ../shared/eval, one row per configuration.
+
+Run: .venv/bin/python bench/bench_accuracy.py [--backend B] [--config "ARGS" ...] [--repeat 1]
+
+Each configuration is a list of ``python -m posekit estimate`` options ("--model mobilenet_v2_1.4 --scales 2"),
+parsed by the CLI's own parser and turned into an estimator by the CLI's own ``make_estimator``: what is scored
+is what a user of ``estimate`` gets. Images are read with ``posekit.imageio.load_image`` as the CLI reads them.
+Rows are printed side by side from one run: AP on all 16 people, AP50, AP75, AR, AP on the COCO and the
+CrowdPose photos apart, and the median milliseconds per image. The default configuration is marked ``*``.
+
+These 16 people are a development set: compare configurations on the whole table, never tune to one image.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from posekit.accuracy import coco_ap, load_eval_set, merge_eval_sets  # noqa: E402
+from posekit.cli import build_parser, make_estimator  # noqa: E402
+from posekit.export import coco_results  # noqa: E402
+from posekit.imageio import load_image  # noqa: E402
+
+SHARED = Path(os.environ.get("POSEKIT_SHARED", ROOT.parent / "shared"))
+EVAL = SHARED / "eval"
+
+#: The rows printed by default: what each change to the defaults bought, in the order they were made.
+CONFIGS = [
+    "--model mobilenet_v2_0.5 --input-size model",
+    "--model mobilenet_v2_1.0 --input-size model",
+    "--model mobilenet_v2_1.4 --input-size model",
+    "--model mobilenet_v2_0.5",
+    "--model mobilenet_v2_1.4",
+    "--model mobilenet_v2_1.4 --scales 2",
+    "--model mobilenet_v2_1.4 --scales 3",
+    "--model mobilenet_v2_1.4 --threshold 0.05",
+    "--model mobilenet_v2_1.4 --threshold 0.2",
+]
+
+
+def estimate_args(config: str, backend: str | None) -> argparse.Namespace:
+    argv = ["estimate", "x.jpg", *shlex.split(config)]
+    if backend and "--backend" not in argv:
+        argv += ["--backend", backend]
+    return build_parser().parse_args(argv)
+
+
+def default_config() -> str:
+    """The options a plain ``python -m posekit estimate IMG`` runs with, for marking the default row."""
+    args = build_parser().parse_args(["estimate", "x.jpg"])
+    return " ".join(f"{k}={v}" for k, v in sorted(vars(args).items()) if k not in ("inputs", "func"))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--backend", default=None, help="backend for every row (default: each row's own)")
+    ap.add_argument("--config", action="append", help="estimate options of one row (repeatable)")
+    ap.add_argument("--repeat", type=int, default=1, help="timed passes over the images per row")
+    args = ap.parse_args()
+
+    sets = [load_eval_set(p) for p in sorted(EVAL.iterdir()) if p.is_dir()]
+    gt = merge_eval_sets(sets)
+    images = {im.id: load_image(im.path) for im in gt.images}
+    default = default_config()
+    print(f"{len(gt.images)} photos, {gt.num_people} annotated people "
+          f"({', '.join(f'{s.name}: {s.num_people}' for s in sets)}); COCO OKS with pycocotools")
+    head = (f"  {'configuration (estimate options)':58s} {'backend':9s} {'AP':>5s} {'AP50':>5s} {'AP75':>5s} "
+            f"{'AR':>5s} | " + " ".join(f"{s.name[:9]:>9s}" for s in sets) + f" | {'ms/img':>7s}")
+    print(head)
+    print("-" * len(head))
+    for config in args.config or CONFIGS:
+        ns = estimate_args(config, args.backend)
+        est = make_estimator(ns)
+        for img in images.values():  # warm-up: first calls build graphs for new input sizes
+            est.estimate(img)
+        results, times = [], []
+        for rep in range(max(1, args.repeat)):
+            for image_id, img in images.items():
+                t0 = time.perf_counter()
+                poses = est.estimate(img)
+                times.append(time.perf_counter() - t0)
+                if rep == 0:
+                    results += coco_results(poses, image_id)
+        m = coco_ap(gt, results)
+        per_set = [coco_ap(s, results)["AP"] for s in sets]
+        mark = "*" if " ".join(f"{k}={v}" for k, v in sorted(vars(ns).items())
+                               if k not in ("inputs", "func")) == default else " "
+        print(f"{mark} {config:58s} {est.backend:9s} {m['AP']:5.3f} {m['AP50']:5.3f} {m['AP75']:5.3f} "
+              f"{m['AR']:5.3f} | " + " ".join(f"{a:9.3f}" for a in per_set)
+              + f" | {statistics.median(times) * 1e3:7.1f}")
+    print("* = the default of `python -m posekit estimate`. Target (issue 9): default AP >= 0.58 without a "
+          "second stage.")
+
+
+if __name__ == "__main__":
+    main()
