@@ -91,3 +91,37 @@ def test_plain_reasons_speak_no_jargon(monkeypatch):
     assert texts["ort"] == texts["openvino"] == "is not installed on this computer"
     for text in texts.values():
         assert not any(word in text for word in ("pip", "wheel", "CUDA", "provider", "AVX", "AMX"))
+
+
+def test_openvino_runs_overlapping_calls_side_by_side_with_the_same_results(monkeypatch):
+    if backends.availability("openvino") is not None:
+        pytest.skip("OpenVINO is not installed")
+    import threading
+
+    est = PoseEstimator("mobilenet_v2_0.5", backend="openvino", input_size="model")
+    img = read_image("p3.jpg")
+    blob, _ = est.preprocess(img)
+    with est._lock:
+        runner = est._runner((blob.shape[3], blob.shape[2]))
+    assert runner.thread_safe
+    monkeypatch.setattr(runner, "OVERLAP_HOLD", 60.0)
+    alone = est.forward(blob)  # nothing else running: the latency-compiled model on all cores
+    assert runner._side_by_side is None
+    results, start = [], threading.Barrier(3)
+
+    def call():
+        start.wait()
+        for _ in range(4):
+            results.append(est.forward(blob))
+
+    threads = [threading.Thread(target=call) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert runner._side_by_side is not None  # the calls overlapped: the throughput copy ran some of them
+    assert len(results) == 12
+    for out in results:  # both copies compute in float32: the same maps up to rounding
+        assert out.shape == alone.shape and np.abs(out - alone).max() < 1e-3
+    monkeypatch.setattr(runner, "OVERLAP_HOLD", 0.0)
+    assert np.abs(est.forward(blob) - alone).max() < 1e-3  # alone again: back on the latency model
