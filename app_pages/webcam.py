@@ -84,11 +84,11 @@ def show_stats() -> None:
     s = live.stats()
     with stats_box.container(border=True):
         c1, c2, c3 = st.columns(3)
-        c1.metric("Frames analysed per second", f"{s.fps:.1f}")
+        c1.metric("Speed", f"{s.fps:.1f}/s", help="Frames analysed per second.")
         c2.metric("People", s.people)
-        c3.metric("Frames not analysed", s.dropped,
-                  help="The camera is faster than the analysis: while one frame is being analysed, newer frames "
-                       "are shown without being analysed, so the picture never lags behind.")
+        c3.metric("Not analysed", s.dropped,
+                  help="Camera frames shown without being analysed, because the camera is faster than the "
+                       "analysis: while one frame is analysed, newer ones pass by, so the picture never lags behind.")
         if live.reference is not None:
             if s.match is None:
                 st.metric("Similarity", "–", help="Nobody in view yet.")
