@@ -21,7 +21,9 @@ from posekit.pose import Pose
 
 #: The models on the fast <-> accurate slider, fastest first.
 SLIDER_MODELS = [name for name, spec in MODELS.items() if spec.format == "tflite"]
-DEFAULT_MODEL = "mobilenet_v2_1.0" if "mobilenet_v2_1.0" in SLIDER_MODELS else SLIDER_MODELS[-1]
+DEFAULT_MODEL = "mobilenet_v2_1.4" if "mobilenet_v2_1.4" in SLIDER_MODELS else SLIDER_MODELS[-1]
+#: The sidebar's accuracy choice -> the estimator's scales (bench/bench_accuracy.py: AP 0.56 -> 0.58).
+ACCURACY_SCALES = {"Standard": (1.0,), "Extra (slower)": (1.25, 0.75)}
 #: Backends offered in the sidebar, in this order (those the registry knows).
 BACKEND_CHOICES = [b for b in (DEFAULT_BACKEND, "cpu", "cuda", "cuda-fp16", "ort", "ort-cuda", "openvino", "openvino-bf16")
                    if b in BACKENDS]
@@ -34,6 +36,7 @@ class Settings:
     model: str
     backend: str
     threshold: float
+    scales: tuple[float, ...]
     labels: bool
     line_width: int  # 0: automatic (scaled to the image)
 
@@ -84,6 +87,11 @@ def sidebar() -> Settings:
              "cannot run here falls back to another, and says so. OpenVINO bf16 is faster still on recent "
              "CPUs, a little less precise.",
     )
+    accuracy = sb.radio(
+        "Accuracy", list(ACCURACY_SCALES), horizontal=True, key="sb_accuracy",
+        help="Extra looks at each picture at two sizes and combines them: joints are placed a little better, "
+             "and it takes about twice as long. Best for photos, not for the webcam.",
+    )
     threshold = sb.slider(
         "Keypoint threshold", 0.01, 0.9, 0.1, 0.01, key="sb_threshold",
         help="Minimum heatmap peak for a keypoint: lower finds more (and more false) keypoints.",
@@ -91,7 +99,7 @@ def sidebar() -> Settings:
     with sb.expander("Display", expanded=False):
         labels = st.checkbox("Keypoint labels", False, key="sb_labels")
         line_width = st.slider("Line width (0 = automatic)", 0, 20, 0, key="sb_line_width")
-    settings = Settings(model, backend, float(threshold), bool(labels), int(line_width))
+    settings = Settings(model, backend, float(threshold), ACCURACY_SCALES[accuracy], bool(labels), int(line_width))
     _backend_status(sb, settings)
     return settings
 
@@ -118,15 +126,15 @@ def _backend_status(container, settings: Settings) -> None:
 
 
 @st.cache_resource(show_spinner="Loading the model (the first time, it is converted to ONNX)…", max_entries=8)
-def load_estimator(model: str, backend: str) -> PoseEstimator:
-    """One shared estimator per (model, backend) for every session (it is thread-safe)."""
-    return PoseEstimator(model=model, backend=backend)
+def load_estimator(model: str, backend: str, scales: tuple[float, ...] = (1.0,)) -> PoseEstimator:
+    """One shared estimator per (model, backend, scales) for every session (it is thread-safe)."""
+    return PoseEstimator(model=model, backend=backend, scales=scales)
 
 
 def estimator(settings: Settings | None = None) -> PoseEstimator:
     """The cached estimator for the sidebar's model and backend."""
     settings = settings or current()
-    return load_estimator(settings.model, settings.backend)
+    return load_estimator(settings.model, settings.backend, settings.scales)
 
 
 def estimator_or_stop(settings: Settings) -> PoseEstimator:
@@ -183,7 +191,7 @@ def upload_image(label: str, key: str, help: str | None = None) -> tuple[np.ndar
 def poses_for(slot: str, image: np.ndarray, image_key: str, settings: Settings) -> list[Pose]:
     """Poses of an uploaded image, computed once per (image, model, backend, threshold) in this session."""
     est = estimator_or_stop(settings)
-    key = (image_key, settings.model, est.backend, settings.threshold)
+    key = (image_key, settings.model, est.backend, settings.scales, settings.threshold)
     return memo(f"poses:{slot}", key, lambda: estimate(est, image, settings))
 
 

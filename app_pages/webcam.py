@@ -1,5 +1,6 @@
 """Webcam: live skeletons over the camera, and live matching against a reference photo."""
 
+import dataclasses
 import json
 import os
 import time
@@ -9,9 +10,10 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from app_pages import common
 from posekit.live import LiveProcessor
-from posekit.similarity import select_person
+from posekit.pose import image_size, most_prominent
 
-settings = common.current()
+# Live video gets one pass per frame whatever the sidebar's accuracy choice: several would cut the frame rate.
+settings = dataclasses.replace(common.current(), scales=(1.0,))
 est = common.estimator_or_stop(settings)
 
 
@@ -74,9 +76,17 @@ with side_col:
                 st.warning(f"No person found in {name}; try another photo.")
                 live.set_reference(None)
             else:
-                pose = select_person(poses)
+                default = most_prominent(poses, image_size(img))
+                chosen = default
+                if len(poses) > 1:
+                    chosen = st.selectbox(
+                        "Person to copy", range(len(poses)), index=default, key="webcam_reference_person",
+                        format_func=lambda i: f"Person {i + 1}" + (" (most prominent)" if i == default else ""),
+                        help="The photo shows several people: pick the one whose pose you want to copy.")
+                pose = poses[chosen]
                 live.set_reference(pose, mirror=mirror)
-                st.image(settings.draw(img, [pose]), channels="BGR", width="stretch", caption="Reference pose")
+                st.image(settings.draw(img, [pose]), channels="BGR", width="stretch",
+                         caption=f"Reference pose: person {chosen + 1} of {len(poses)}")
     stats_box = st.empty()
 
 

@@ -79,6 +79,35 @@ def main() -> None:
               f"{med['forward']:8.1f} {med['peaks']:6.2f} {med['group']:6.2f}")
     print("targets: estimate / bare forward <= 1.10; grouping <= 3 ms for 10 people "
           "(also bench/bench_grouping.py for synthetic maps)")
+    sizing_cost(args, est)
+
+
+def sizing_cost(args, est: PoseEstimator) -> None:
+    """What sizing the input to the image (the default) and multi-scale cost on a 16:9 frame, against the
+    model's fixed 432 x 368 input (issue 9's budget: the default within 1.6x), interleaved call by call."""
+    import av
+
+    with av.open(str(SHARED / "media" / "videos" / "dance.avi")) as c:
+        frame = next(f for i, f in enumerate(c.decode(video=0)) if i == 30).to_ndarray(format="bgr24")
+    rows = {"fixed 432x368 (before)": PoseEstimator(args.model, backend=est.backend, input_size="model"),
+            "auto (default)": est,
+            "auto, scales 1.25,0.75": PoseEstimator(args.model, backend=est.backend, scales=(1.25, 0.75))}
+    times: dict[str, list[float]] = {k: [] for k in rows}
+    for e in rows.values():
+        e.estimate(frame)
+    for _ in range(args.repeat):
+        for name, e in rows.items():
+            t0 = time.perf_counter()
+            e.estimate(frame)
+            times[name].append(time.perf_counter() - t0)
+    base = statistics.median(times["fixed 432x368 (before)"])
+    print(f"\n16:9 frame (dance.avi 1280x720, frame 30), {est.backend}: estimate() median ms and ratio to fixed")
+    for name, e in rows.items():
+        med = statistics.median(times[name])
+        size = "x".join(map(str, e.network_size(1280, 720)))
+        print(f"  {name:28s} input {size:8s} {len(e.estimate(frame)):2d} people {med * 1e3:8.1f} ms "
+              f"{med / base:5.2f}x")
+    print("target: auto <= 1.60x fixed")
 
 
 if __name__ == "__main__":

@@ -73,7 +73,7 @@ class Inference:
         cx, cy = self.layout.paf_channels[limb]
         return self._to_image(self.output[cx]), self._to_image(self.output[cy])
 
-    def decode(self, *, threshold: float = 0.1, paf_threshold: float = 0.05, min_keypoints: int = 3) -> list[Pose]:
+    def decode(self, *, threshold: float = 0.1, paf_threshold: float = 0.05, min_keypoints: int = 4) -> list[Pose]:
         """People in image pixels. Keypoints are looked for in the image only, not in the letterbox padding
         (the network sees the image's edge and would otherwise "continue" cut-off limbs into the padding)."""
         out = self.output
@@ -165,7 +165,9 @@ class PoseEstimator:
             "openvino" or "openvino-bf16". Unavailable ones fall back (to "cpu" in the end) with a warning;
             ``backend`` then says what really runs and ``backend_message`` why.
         threshold: minimum heatmap peak for a keypoint.
-        paf_threshold, min_keypoints: grouping parameters (see :func:`posekit.grouping.decode`).
+        paf_threshold, min_keypoints: grouping parameters (see :func:`posekit.grouping.decode`). People with
+            fewer than 4 keypoints are dropped (OpenPose's rule: such fragments are noise; AP unchanged on
+            ``bench/bench_accuracy.py``, false people in counts gone).
         input_size: the network input (width, height): ``"auto"`` (default) keeps the model's height and
             takes the width from each image's aspect ratio (:func:`auto_input_size`), so wide frames are not
             shrunk to a strip; ``"model"`` the model's own fixed size; or a (width, height), multiples of 16.
@@ -180,7 +182,7 @@ class PoseEstimator:
     MAX_RUNNERS = 12
 
     def __init__(self, model: str | ModelSpec = DEFAULT_MODEL, backend: str = DEFAULT_BACKEND, threshold: float = 0.1, *,
-                 paf_threshold: float = 0.05, min_keypoints: int = 3,
+                 paf_threshold: float = 0.05, min_keypoints: int = 4,
                  input_size: tuple[int, int] | str | None = "auto", scales: Sequence[float] = (1.0,),
                  net: cv2.dnn.Net | None = None, download: bool = True):
         self.spec = get_model(model)

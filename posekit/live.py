@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .pose import Pose, most_prominent
+from .pose import Pose, image_size, most_prominent
 
 Renderer = Callable[[np.ndarray, Sequence[Pose]], np.ndarray]
 
@@ -304,7 +304,7 @@ class LiveProcessor:
                 if reference is not None and poses:
                     from .similarity import compare
 
-                    match = compare(reference, poses[most_prominent(poses)], mirror=mirror)
+                    match = compare(reference, poses[most_prominent(poses, image_size(frame))], mirror=mirror)
             except Exception as exc:  # the stream must survive one bad frame; the UI shows the message
                 error = f"{type(exc).__name__}: {exc}"
             t1 = time.perf_counter()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -79,8 +80,34 @@ class Pose:
         return cls(np.asarray(d["keypoints"], dtype=np.float32), float(d["score"]), d["layout"])
 
 
-def most_prominent(poses: list[Pose]) -> int:
-    """Index of the most prominent person (largest box times visible keypoints); -1 when there is none."""
+def image_size(image: np.ndarray) -> tuple[int, int]:
+    """(width, height) of an image array."""
+    return int(image.shape[1]), int(image.shape[0])
+
+
+#: Spread (fraction of the image's width / height) of the centrality weight in :func:`prominence`.
+CENTRE_SPREAD = 0.35
+
+
+def prominence(pose: Pose, image_size: tuple[int, int] | None = None) -> float:
+    """How much ``pose`` is the picture's main subject: its size (square root of its keypoint box) times its
+    completeness (``0.5 + 0.5 * visible / keypoints``) times, when the image's (width, height) is given, how
+    central it is (a Gaussian of the box centre's distance from the image centre, in image widths / heights,
+    spread :data:`CENTRE_SPREAD`: 0.36 at an edge)."""
+    x0, y0, x1, y1 = pose.bbox()
+    size = math.sqrt(max((x1 - x0) * (y1 - y0), 1.0))
+    completeness = 0.5 + 0.5 * pose.num_visible / max(1, pose.keypoints.shape[0])
+    centrality = 1.0
+    if image_size is not None and image_size[0] > 0 and image_size[1] > 0:
+        dx = ((x0 + x1) / 2 - image_size[0] / 2) / image_size[0]
+        dy = ((y0 + y1) / 2 - image_size[1] / 2) / image_size[1]
+        centrality = math.exp(-(dx * dx + dy * dy) / (2 * CENTRE_SPREAD ** 2))
+    return size * completeness * centrality + 1e-3 * pose.score
+
+
+def most_prominent(poses: list[Pose], image_size: tuple[int, int] | None = None) -> int:
+    """Index of the most prominent person (the largest, most complete and, given the image's (width, height),
+    most central: :func:`prominence`); -1 when there is none."""
     if not poses:
         return -1
-    return int(np.argmax([p.area() * max(p.num_visible, 1) + p.score for p in poses]))
+    return int(np.argmax([prominence(p, image_size) for p in poses]))

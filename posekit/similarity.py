@@ -51,7 +51,7 @@ import numpy as np
 
 from .errors import InvalidInputError
 from .layouts import Layout
-from .pose import Pose, most_prominent
+from .pose import Pose, image_size, most_prominent
 
 MIN_COMMON = 4
 """Fewest keypoints visible in both poses for a meaningful comparison."""
@@ -64,6 +64,15 @@ SHOULDER_TO_TORSO = 1.4
 
 MIN_LIMB = 0.02
 """Limbs shorter than this (torso lengths) give no angle."""
+
+FULL_BODY_JOINTS = 10
+"""Body joints (not the face) seen in both poses for a comparison of the whole body; fewer: *partial*."""
+
+FULL_ANGLES = 4
+"""Joint angles measured in both poses for a comparison of the whole body; fewer: *partial*."""
+
+#: Keypoint base names that belong to the head (ranked after the body in :meth:`Similarity.worst`).
+FACE = frozenset({"nose", "eye", "ear", "head"})
 
 # Per-joint tolerance k_i in torso lengths, by the keypoint's name with any R/L prefix removed.
 TOLERANCES: dict[str, float] = {
@@ -104,6 +113,7 @@ class JointDiff:
     index: int
     distance: float
     agreement: float
+    face: bool = False  # a head point (nose, eyes, ears): less telling of a body pose
 
     @property
     def text(self) -> str:
@@ -149,17 +159,44 @@ class Similarity:
         """False when the poses shared too few keypoints (then ``score`` is 0 and ``reason`` says why)."""
         return self.used > 0
 
+    @property
+    def body_joints(self) -> int:
+        """Body joints (head points not counted) compared."""
+        return sum(not j.face for j in self.joints)
+
+    @property
+    def partial(self) -> bool:
+        """Comparable, but over part of the body only: fewer than :data:`FULL_BODY_JOINTS` body joints or
+        :data:`FULL_ANGLES` joint angles seen in both poses. The score then says little about the rest."""
+        return self.comparable and (self.body_joints < FULL_BODY_JOINTS or len(self.angles) < FULL_ANGLES)
+
+    @property
+    def coverage(self) -> str:
+        """What was compared, in words: "12 body joints and 6 joint angles"."""
+        j, a = self.body_joints, len(self.angles)
+        return f"{j} body joint{'s' * (j != 1)} and {a} joint angle{'s' * (a != 1)}"
+
+    @property
+    def partial_text(self) -> str:
+        """The warning to show with a partial score ("" when the comparison covers the whole body)."""
+        if not self.partial:
+            return ""
+        return (f"Partial comparison: only {self.coverage} were seen in both poses (a whole-body comparison "
+                f"uses at least {FULL_BODY_JOINTS} and {FULL_ANGLES}); the score does not cover the rest.")
+
     def worst(self, n: int = 3, threshold: float = 1.0) -> list[JointDiff | AngleDiff]:
-        """The ``n`` most different joints and angles (lowest agreement first), only those below ``threshold``."""
+        """The ``n`` most different joints and angles, only those below ``threshold``: body joints and angles
+        first (lowest agreement first), head points (nose, eyes, ears) after them."""
         items: list[JointDiff | AngleDiff] = [*self.joints, *self.angles]
         items = [d for d in items if d.agreement < threshold]
-        items.sort(key=lambda d: (d.agreement, d.name))
+        items.sort(key=lambda d: (getattr(d, "face", False), d.agreement, d.name))
         return items[: max(n, 0)]
 
-    def highlights(self, which: str = "b", min_severity: float = 0.0) -> dict[int, float]:
+    def highlights(self, which: str = "b", min_severity: float = 0.0, *, face: bool = True) -> dict[int, float]:
         """``{keypoint index: severity in [0, 1]}`` (1 - agreement, the worst of joint and angle at a keypoint).
 
         ``which`` says whose keypoint indices: ``"a"`` or ``"b"`` (they differ only when mirrored).
+        ``face=False`` leaves the head points out (rings on eyes and ears tell a coach little).
         """
         if which not in ("a", "b"):
             raise ValueError("which must be 'a' or 'b'")
@@ -168,6 +205,8 @@ class Similarity:
         if which == "a" and self.mirrored and self.pose_a is not None:
             perm = mirror_permutation(self.pose_a.spec)
         for d in [*self.joints, *self.angles]:
+            if not face and getattr(d, "face", False):
+                continue
             idx = int(perm[d.index]) if perm is not None else d.index
             sev = float(min(max(1.0 - d.agreement, 0.0), 1.0))
             if sev >= min_severity and sev > out.get(idx, -1.0):
@@ -179,6 +218,8 @@ class Similarity:
         if not self.comparable:
             return f"similarity: 0.0% (not comparable: {self.reason})"
         parts = [f"similarity: {self.score:.1f}%"]
+        if self.partial:
+            parts.append(self.partial_text)
         angle = "n/a" if self.angle_score is None else f"{100 * self.angle_score:.1f}%"
         parts.append(
             f"keypoints: {100 * self.keypoint_score:.1f}% over {self.used} joints, "
@@ -230,6 +271,11 @@ def _pretty_names(layout: Layout) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=None)
+@lru_cache(maxsize=None)
+def _face_mask(layout: Layout) -> np.ndarray:
+    return np.array([_base(n) in FACE for n in layout.keypoints])
+
+
 def _weights(layout: Layout) -> np.ndarray:
     return np.array([WEIGHTS.get(_base(n), 1.0) for n in layout.keypoints], dtype=np.float64)
 
@@ -347,7 +393,9 @@ def _compare_once(a: Pose, b: Pose, rotation: bool) -> Similarity:
     dist = np.linalg.norm(na - nb, axis=1)
     agree = np.exp(-(dist**2) / (2 * tol**2))
     names = _pretty_names(layout)
-    joints = [JointDiff(names[i], int(i), float(dist[i]), float(agree[i])) for i in np.flatnonzero(common)]
+    face = _face_mask(layout)
+    joints = [JointDiff(names[i], int(i), float(dist[i]), float(agree[i]), bool(face[i]))
+              for i in np.flatnonzero(common)]
     w = _weights(layout)[common]
     keypoint_score = float(np.sum(w * agree[common]) / np.sum(w))
 
@@ -395,19 +443,23 @@ def compare(a: Pose, b: Pose, *, rotation: bool = False, mirror: bool = False) -
     return result
 
 
-def select_person(poses: Sequence[Pose], index: int | None = None, *, what: str = "the image") -> Pose:
-    """One person: ``poses[index]``, or the most prominent one when ``index`` is None.
+def select_person(poses: Sequence[Pose], index: int | None = None, *, what: str = "the image",
+                  image_size: tuple[int, int] | None = None) -> Pose:
+    """One person: ``poses[index]``, or the most prominent one when ``index`` is None (the most central too
+    when the image's (width, height) is given).
+
+    ``index`` is 0-based; people are shown numbered from 1 (``index + 1``), as the error message says.
 
     Raises:
-        InvalidInputError: there is no person, or no person ``index`` (0-based).
+        InvalidInputError: there is no person, or no person ``index``.
     """
     if not poses:
         raise InvalidInputError(f"no person found in {what}")
     if index is None:
-        return poses[most_prominent(list(poses))]
+        return poses[most_prominent(list(poses), image_size)]
     if not 0 <= index < len(poses):
-        raise InvalidInputError(
-            f"no person {index} in {what}: {len(poses)} found (numbered from 0 to {len(poses) - 1})")
+        raise InvalidInputError(f"no person {index + 1} in {what}: {len(poses)} found "
+                                f"(numbered 1 to {len(poses)} on the overlay)")
     return poses[index]
 
 
@@ -423,12 +475,12 @@ def compare_images(est, img_a: np.ndarray, img_b: np.ndarray, person_a: int | No
     Raises:
         InvalidInputError: no person (or no such person) in an image.
     """
-    pose_a = select_person(est.estimate(img_a), person_a, what=name_a)
-    pose_b = select_person(est.estimate(img_b), person_b, what=name_b)
+    pose_a = select_person(est.estimate(img_a), person_a, what=name_a, image_size=image_size(img_a))
+    pose_b = select_person(est.estimate(img_b), person_b, what=name_b, image_size=image_size(img_b))
     return compare(pose_a, pose_b, **kw)
 
 
 __all__ = [
-    "AngleDiff", "JointDiff", "MIN_COMMON", "Similarity", "TOLERANCES", "compare", "compare_images",
+    "AngleDiff", "FULL_ANGLES", "FULL_BODY_JOINTS", "JointDiff", "MIN_COMMON", "Similarity", "TOLERANCES", "compare", "compare_images",
     "mirror_permutation", "mirrored", "pretty_name", "select_person",
 ]

@@ -280,8 +280,13 @@ def test_select_person():
     assert select_person([small, big], 0) is small
     with pytest.raises(InvalidInputError, match="no person found in img.png"):
         select_person([], what="img.png")
-    with pytest.raises(InvalidInputError, match="no person 2"):
+    with pytest.raises(InvalidInputError, match=r"no person 3 in the image: 2 found \(numbered 1 to 2"):
         select_person([small, big], 2)
+    # The most central wins over a slightly larger person at the image's edge, given the image size.
+    edge = Pose(standing_person(2, 10, 32), 0.9)
+    centre = Pose(standing_person(48, 10, 28), 0.4)
+    assert select_person([edge, centre]) is edge
+    assert select_person([edge, centre], image_size=(100, 50)) is centre
 
 
 # --- real photographs -------------------------------------------------------------------------------------
@@ -375,3 +380,38 @@ def test_cli_match_missing_file_and_bad_person(model_dir, tmp_path):
     assert out.returncode == 2 and "error: " in out.stderr and "nope.jpg" in out.stderr
     out = _match(str(IMAGES / "golf.jpg"), str(IMAGES / "golf.jpg"), "--person-b", "5", "--model", "mobilenet_v2_0.5")
     assert out.returncode == 2 and "no person 5" in out.stderr
+
+
+# --- what was compared, said plainly ------------------------------------------------------------------------
+
+
+def test_partial_comparison_says_what_was_compared():
+    """Upper bodies only (no hips, knees, ankles): comparable, but partial, and the text says what was seen."""
+    whole = Pose(standing_person(30, 10, 24), 1.0)
+    upper_kp = standing_person(30, 10, 24)
+    upper_kp[[COCO18.index(n) for n in ("RHip", "LHip", "RKnee", "LKnee", "RAnkle", "LAnkle")], 2] = 0
+    upper = Pose(upper_kp, 1.0)
+    full = compare(whole, whole)
+    assert not full.partial and full.partial_text == "" and full.coverage == "13 body joints and 8 joint angles"
+    part = compare(whole, upper)
+    assert part.comparable and part.partial and part.body_joints == 7 and len(part.angles) == 2
+    assert "only 7 body joints and 2 joint angles" in part.partial_text
+    assert part.summary().splitlines()[1] == part.partial_text
+
+
+def test_most_different_ranks_the_body_before_the_face():
+    """A head turned far off and a bent elbow: the elbow leads the list; rings can leave the face out."""
+    a_kp = standing_person(30, 10, 24)
+    b_kp = a_kp.copy()
+    for n in ("Nose", "REye", "LEye", "REar", "LEar"):
+        b_kp[COCO18.index(n), 0] += 6  # far off: worse agreement than the elbow
+    b_kp[COCO18.index("RWrist"), :2] = b_kp[COCO18.index("RElbow"), :2] + (-4, -2)
+    sim = compare(Pose(a_kp, 1.0), Pose(b_kp, 1.0))
+    worst = sim.worst(20, threshold=0.9)
+    assert "wrist" in worst[0].name or "elbow" in worst[0].name
+    faces = [getattr(d, "face", False) for d in worst]
+    assert any(faces) and faces == sorted(faces)  # every body item before the first head point
+    # ... although a head point agrees less than some body item ranked before it.
+    assert min(j.agreement for j in sim.joints if j.face) < max(d.agreement for d, f in zip(worst, faces) if not f)
+    assert sim.highlights("b", face=False).keys().isdisjoint({COCO18.index("Nose"), COCO18.index("REye")})
+    assert COCO18.index("Nose") in sim.highlights("b")

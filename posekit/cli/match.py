@@ -17,10 +17,23 @@ def register(sub) -> None:
     add_model_options(p)
     p.add_argument("--mirror", action="store_true", help="also accept a mirror image of the pose")
     p.add_argument("--rotation", action="store_true", help="ignore an in-plane rotation of the whole body")
-    p.add_argument("--person-a", type=int, metavar="N", help="person in IMAGE_A, from 0 (default: most prominent)")
-    p.add_argument("--person-b", type=int, metavar="N", help="person in IMAGE_B, from 0 (default: most prominent)")
+    p.add_argument("--person-a", type=_number, metavar="N",
+                   help="person in IMAGE_A, numbered from 1 as on the overlay (default: the most prominent)")
+    p.add_argument("--person-b", type=_number, metavar="N",
+                   help="person in IMAGE_B, numbered from 1 as on the overlay (default: the most prominent)")
     p.add_argument("--worst", type=int, default=5, metavar="N", help="how many differing joints to list")
     p.set_defaults(func=run)
+
+
+def _number(text: str) -> int:
+    """A person number as users see it (1, 2, ...), as the 0-based index the API takes."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"person numbers start at 1, got {text!r}")
+    return n - 1
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"not comparable: {sim.reason}")
         return 0
     print(f"similarity: {sim.score:.1f}%")
+    if sim.partial:
+        print(sim.partial_text)
     print(f"keypoints: {100 * sim.keypoint_score:.1f}% ({sim.used} joints seen in both)")
     if sim.angle_score is not None:
         print(f"angles: {100 * sim.angle_score:.1f}% ({len(sim.angles)} joint angles)")
