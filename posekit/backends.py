@@ -337,12 +337,31 @@ def _cannot_run(chosen: Backend, spec, net) -> str | None:
     return reason
 
 
+def _ort_gpu_installed() -> bool:
+    """Whether the installed ONNX Runtime is a GPU build (it ships the CUDA provider library), found on disk
+    without importing onnxruntime."""
+    import importlib.util  # noqa: PLC0415
+
+    try:
+        spec = importlib.util.find_spec("onnxruntime")
+    except (ImportError, ValueError):
+        return False
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    return any(any(Path(loc, "capi").glob("*providers_cuda*")) for loc in spec.submodule_search_locations)
+
+
 def _create_auto(spec, *, weights: Path | None, config: Path | None, net: cv2.dnn.Net | None):
     """``auto``: the first backend of AUTO_ORDER that runs this model here (no warning: passing over an engine
     that is not installed is expected), so the message is None."""
     skipped = []
     for name in AUTO_ORDER:
         chosen = BACKENDS[name]
+        if chosen.engine == "ort" and chosen.gpu and not _ort_gpu_installed():
+            # Not even importing onnxruntime to ask: it is not needed when OpenVINO runs, and importing it
+            # leaves a session file in the temporary folder.
+            skipped.append(f"{name}: onnxruntime-gpu is not installed")
+            continue
         reason = _cannot_run(chosen, spec, net)
         if reason is None:
             runner = _make_runner(chosen, spec, weights, config, net)
