@@ -15,6 +15,7 @@ import streamlit as st
 from posekit import MODELS, ModelError, PoseEstimator, PosekitError
 from posekit.backends import BACKENDS, DEFAULT_BACKEND, availability, plain_reason
 from posekit.draw import draw_poses
+from posekit.draw import draw_person_labels
 from posekit.errors import InvalidInputError
 from posekit.imageio import IMAGE_TYPES, encode_image, load_image
 from posekit.pose import Pose
@@ -40,9 +41,12 @@ class Settings:
     labels: bool
     line_width: int  # 0: automatic (scaled to the image)
 
-    def draw(self, image: np.ndarray, poses: Sequence[Pose], **kw: Any) -> np.ndarray:
-        """Draw ``poses`` over ``image`` with the display options."""
-        return draw_poses(image, poses, labels=self.labels, line_width=self.line_width or None, **kw)
+    def draw(self, image: np.ndarray, poses: Sequence[Pose], ids: Sequence[int] | None = None,
+             **kw: Any) -> np.ndarray:
+        """Draw ``poses`` over ``image`` with the display options, each person's number in a label: ``ids``,
+        else the track ID, else the place in ``poses`` (1..N)."""
+        out = draw_poses(image, poses, labels=self.labels, line_width=self.line_width or None, **kw)
+        return draw_person_labels(out, poses, ids, copy=False) if poses else out
 
     @property
     def renderer(self) -> Callable[[np.ndarray, Sequence[Pose]], np.ndarray]:
@@ -50,7 +54,8 @@ class Settings:
         labels, lw = self.labels, self.line_width or None
 
         def render(img: np.ndarray, poses: Sequence[Pose]) -> np.ndarray:
-            return draw_poses(img, poses, labels=labels, line_width=lw, copy=False)
+            out = draw_poses(img, poses, labels=labels, line_width=lw, copy=False)
+            return draw_person_labels(out, poses, copy=False) if poses else out
 
         return render
 

@@ -20,8 +20,10 @@ cards = [
                          "photo of the pose to copy."),
     ("matching", "Pose matching", "Two photos, one score: how similar are the two poses, and which joints "
                                   "differ most?"),
+    ("compare", "Compare videos", "A reference and an attempt, lined up in time even when one is slower: "
+                                  "similarity over time, the joints that differ in each phase, repetitions."),
 ]
-for row in (cards[:2], cards[2:]):
+for row in (cards[:2], cards[2:4], cards[4:]):
     for col, (key, title, text) in zip(st.columns(2), row):
         with col.container(border=True, height=210):
             st.subheader(title, anchor=False)

@@ -8,6 +8,7 @@ import streamlit as st
 from app_pages import common
 from posekit.draw import heatmap_overlay, paf_overlay
 from posekit.export import openpose_json
+from posekit.kinematics import angle_table
 from posekit.similarity import pretty_name
 
 settings = common.current()
@@ -43,13 +44,20 @@ d2.download_button("Download keypoints (JSON)", json.dumps(openpose_json(poses),
                    help="OpenPose's --write_json format (COCO-18 keypoints: x, y, confidence).")
 
 if poses:
+    st.subheader("Joint angles", anchor=False)
+    who = st.selectbox("Person", range(1, len(poses) + 1), key="image_person",
+                       format_func=lambda n: f"Person {n}", help="The number drawn above each person.")
+    st.dataframe(angle_table(poses[who - 1]), hide_index=True, width="stretch",
+                 column_config={"degrees": st.column_config.NumberColumn("degrees", format="%.1f°"),
+                                "angle": "angle", "convention": "how it is measured"})
+    st.caption("Blank when a joint was not found. Angles are measured in the picture, as the camera sees them.")
     with st.expander("Keypoints table"):
         layout = poses[0].spec
         rows = []
         for i, p in enumerate(poses):
             for k, (x, y, c) in enumerate(p.keypoints):
                 if c > 0:
-                    rows.append({"person": i, "keypoint": pretty_name(layout.keypoints[k]),
+                    rows.append({"person": i + 1, "keypoint": pretty_name(layout.keypoints[k]),
                                  "x": round(float(x), 1), "y": round(float(y), 1), "confidence": round(float(c), 3)})
         st.dataframe(rows, hide_index=True, width="stretch")
 

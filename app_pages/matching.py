@@ -31,7 +31,7 @@ def numbered(img, poses, chosen, highlight=None):
     others = [p for i, p in enumerate(poses) if i != chosen]
     width = settings.line_width or default_line_width(img.shape)
     out = draw_poses(img, others, line_width=max(1, width // 2), radius=max(1, width // 2)) if others else img
-    return settings.draw(out, [poses[chosen]], highlight=highlight)
+    return settings.draw(out, [poses[chosen]], ids=[chosen + 1], highlight=highlight)
 
 
 def agreement_chart(rows: list[dict], what: str) -> alt.Chart:

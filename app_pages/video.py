@@ -9,6 +9,8 @@ import streamlit as st
 
 from app_pages import common
 from posekit.errors import InvalidInputError
+from posekit.export import angles_csv_text
+from posekit.kinematics import ANGLES_BY_NAME, JOINT_ANGLES, angle_series
 from posekit.video import VIDEO_TYPES, probe, process_video
 
 #: The most seconds of video one run processes (longer uploads are cut, and the page says so).
@@ -96,6 +98,11 @@ if submitted:
         bar.progress(min(done / max(total, 1), 1.0),
                      text=f"Frame {done} / {total} · {rate:.1f} frames/s · about {common.duration_text(eta)} left")
 
+    frames_seen: list = []
+
+    def on_frame(index: int, time_s: float, poses) -> None:
+        frames_seen.append((index, time_s, poses))
+
     with tempfile.TemporaryDirectory(prefix="posekit-video-") as tmp:  # removed when done, even on errors
         src = _save_upload(tmp)
         dst = Path(tmp) / "output.mp4"
@@ -105,7 +112,7 @@ if submitted:
                 src, dst, common.ThresholdedEstimator(est, settings.threshold), draw=settings.renderer,
                 every=int(every), max_seconds=float(max_seconds),
                 output_height=None if height == "original" else int(height),
-                keypoints_path=kp_path, keypoints_format=kp_format, progress=on_progress)
+                keypoints_path=kp_path, keypoints_format=kp_format, progress=on_progress, on_frame=on_frame)
         except InvalidInputError as exc:
             bar.empty()
             _error(exc)
@@ -121,6 +128,8 @@ if submitted:
             "elapsed": result.elapsed_s,
             "fps": result.fps_processed,
             "message": result.message,
+            "angles": angle_series(frames_seen, fps=result.fps),
+            "people": {tid: common.png_bytes(img) for tid, img in result.people.items()},
         }
     bar.empty()
 
@@ -145,3 +154,39 @@ d2.download_button(f"Download keypoints ({label})", res["keypoints"],
                    file_name=f"{res['name']}_keypoints.{res['kp_format']}",
                    mime="application/x-ndjson" if res["kp_format"] == "jsonl" else "text/csv",
                    icon=":material/download:", key="dl_video_kp", on_click="ignore")
+
+# ------------------------------------------------------------------------------------- people and angles
+# people seen for at least half a second (shorter tracks are mostly fragments); all of them are in the CSV
+series = {tid: s for tid, s in res["angles"].items() if len(s) >= 2 and s.times[-1] - s.times[0] >= 0.5}
+st.subheader("Joint angles over time", anchor=False)
+if not series:
+    st.info("Nobody was followed for half a second or more, so there are no angles to show.",
+            icon=":material/info:")
+    st.stop()
+st.caption("Each person keeps the same number through the video (drawn above their head). Pick one to see how "
+           "their joints moved. Straight arm or leg = 180°; shoulder: 0° = arm along the body, 90° = arm "
+           "horizontal; trunk lean: 0° = upright, positive = leaning to the right of the picture.")
+longest = sorted(series, key=lambda t: -len(series[t]))
+shown = longest[:8]
+thumbs = st.columns(len(shown))
+for col, tid in zip(thumbs, shown):
+    if tid in res["people"]:
+        col.image(res["people"][tid], width="stretch")
+    col.caption(f"Person {tid} · {common.duration_text(series[tid].times[-1] - series[tid].times[0])}")
+person = st.selectbox("Person", longest, key="video_person",
+                      format_func=lambda t: f"Person {t} (seen in {len(series[t])} frames)")
+chosen = series[person]
+joint_names = [a.name for a in JOINT_ANGLES]
+picked = st.multiselect("Angles", joint_names, default=["right_knee", "left_knee", "right_elbow", "left_elbow"],
+                        format_func=lambda n: ANGLES_BY_NAME[n].label, key="video_angles")
+if picked:
+    st.line_chart(chosen.chart_data(picked), x="time (s)", y_label="degrees", height=320)
+rows = [{"angle": r["label"], "min (°)": r["min"], "max (°)": r["max"], "range of motion (°)": r["range"],
+         "frames measured": r["frames"]} for r in chosen.summary()]
+st.dataframe(rows, hide_index=True, width="stretch",
+             column_config={k: st.column_config.NumberColumn(format="%.1f")
+                            for k in ("min (°)", "max (°)", "range of motion (°)")})
+st.download_button("Download angles per frame (CSV)", angles_csv_text(res["angles"]),
+                   file_name=f"{res['name']}_angles.csv", mime="text/csv", icon=":material/download:",
+                   key="dl_video_angles", on_click="ignore",
+                   help="One row per person per frame: frame, time, person, then every angle in degrees.")

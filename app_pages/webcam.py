@@ -9,6 +9,7 @@ import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from app_pages import common
+from posekit.kinematics import JOINT_ANGLES, angle_table
 from posekit.live import LiveProcessor
 from posekit.pose import image_size, most_prominent
 
@@ -85,8 +86,11 @@ with side_col:
                         help="The photo shows several people: pick the one whose pose you want to copy.")
                 pose = poses[chosen]
                 live.set_reference(pose, mirror=mirror)
-                st.image(settings.draw(img, [pose]), channels="BGR", width="stretch",
+                st.image(settings.draw(img, [pose], ids=[chosen + 1]), channels="BGR", width="stretch",
                          caption=f"Reference pose: person {chosen + 1} of {len(poses)}")
+    angle_person = st.number_input("Show the joint angles of person", 1, 999, 1, key="webcam_angle_person",
+                                   help="The number drawn above each person; the same person keeps it while "
+                                        "they stay in view.")
     stats_box = st.empty()
 
 
@@ -109,6 +113,16 @@ def show_stats() -> None:
                 st.metric("Similarity", f"{s.match.score:.0f}%")
                 if s.worst:
                     st.markdown("**Most different:** " + "; ".join(d.text for d in s.worst))
+        poses = list(live.latest().poses)
+        if poses:
+            chosen = next((p for p in poses if p.track_id == angle_person), None)
+            if chosen is None:
+                chosen = poses[most_prominent(poses)]
+            st.caption(f"Joint angles of person {chosen.track_id}" + (
+                "" if chosen.track_id == angle_person else f" (person {angle_person} is not in view)"))
+            rows = [r for r in angle_table(chosen, JOINT_ANGLES)]
+            st.dataframe(rows, hide_index=True, width="stretch", column_order=("angle", "degrees"),
+                         column_config={"degrees": st.column_config.NumberColumn("degrees", format="%.0f°")})
         if live.latest().error:
             st.error(live.latest().error)
 

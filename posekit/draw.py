@@ -256,3 +256,53 @@ def paf_overlay(
 
 
 __all__ = ["default_line_width", "draw_poses", "heatmap_overlay", "keypoint_colors", "paf_colors", "paf_overlay"]
+
+
+# --- person labels (IDs) ----------------------------------------------------------------------------------
+
+#: Label box colours per ID (BGR), cycled: distinct, dark enough for white text.
+_ID_COLORS = ((180, 90, 0), (0, 120, 200), (40, 140, 40), (150, 40, 150), (30, 30, 200), (120, 110, 0),
+              (0, 90, 140), (90, 60, 160), (60, 60, 60), (140, 0, 90))
+
+
+def id_color(person_id: int) -> tuple[int, int, int]:
+    """The BGR colour of a person's label box (stable for an ID)."""
+    return _ID_COLORS[(int(person_id) - 1) % len(_ID_COLORS)]
+
+
+def draw_person_labels(image_bgr: np.ndarray, poses: Sequence[Pose], ids: Sequence[int | None] | None = None, *,
+                       prefix: str = "", scale: float | None = None, copy: bool = True) -> np.ndarray:
+    """Write each person's number in a filled box above their head (readable on any background).
+
+    ``ids``: the number for each pose; by default its ``track_id`` (tracked video / webcam), else its place in
+    the list 1..N (one image: the same numbers as the tables and pickers). The text height is scaled to the
+    image (about 1/40 of its diagonal, at least 12 pixels) unless ``scale`` (OpenCV font scale) is given; the
+    box is kept inside the image.
+    """
+    img = _check_image(image_bgr)
+    if copy:
+        img = img.copy()
+    if ids is None:
+        ids = [p.track_id if p.track_id is not None else i for i, p in enumerate(poses, 1)]
+    h, w = img.shape[:2]
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    if scale is None:
+        target = max(12.0, float(np.hypot(w, h)) / 40)  # text height in pixels
+        scale = target / 22.0  # FONT_HERSHEY_SIMPLEX is ~22 px high at scale 1
+    thick = max(1, round(scale * 2))
+    pad = max(2, round(scale * 6))
+    for pose, pid in zip(poses, ids):
+        if pid is None or pose.num_visible == 0:
+            continue
+        x0, y0, x1, _ = pose.bbox()
+        text = f"{prefix}{pid}"
+        (tw, th), base = cv2.getTextSize(text, font, scale, thick)
+        bw, bh = tw + 2 * pad, th + base + 2 * pad
+        cx = (x0 + x1) / 2
+        left = int(np.clip(round(cx - bw / 2), 0, max(0, w - bw)))
+        top = int(np.clip(round(y0 - bh - pad), 0, max(0, h - bh)))
+        color = id_color(pid) if isinstance(pid, (int, np.integer)) else _ID_COLORS[0]
+        cv2.rectangle(img, (left, top), (left + bw, top + bh), color, -1)
+        cv2.rectangle(img, (left, top), (left + bw, top + bh), (255, 255, 255), max(1, thick // 2))
+        cv2.putText(img, text, (left + pad, top + pad + th), font, scale, (255, 255, 255), thick, cv2.LINE_AA)
+    return img

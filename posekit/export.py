@@ -2,7 +2,9 @@
 
 Conventions shared by every format: coordinates are image pixels; a keypoint that was not found is written as
 ``x = y = c = 0`` (OpenPose's convention) except in CSV, where its x and y cells are left empty (so that
-spreadsheets and pandas read them as missing) and its confidence is 0. People are numbered from 0.
+spreadsheets and pandas read them as missing) and its confidence is 0. Tracked people carry their ID
+(``Pose.track_id``, 1-based); untracked people are numbered from 0 in CSV and have ``person_id`` -1 in OpenPose
+JSON. TRC and MOT files (OpenSim) hold one tracked person each.
 Numbers are written as the shortest decimals that read back as the same float32 values.
 """
 
@@ -66,11 +68,13 @@ def openpose_json(poses: Sequence[Pose], layout: str | Layout | None = None) -> 
     "pose_keypoints_3d": [], "face_keypoints_3d": [], "hand_left_keypoints_3d": [],
     "hand_right_keypoints_3d": []}, ...]}``, keypoints in the layout's order (COCO-18 for the MobileNet
     models, as OpenPose's ``--model_pose COCO``). ``layout``, when given, must be the poses' layout.
+    ``person_id`` is the pose's ``track_id`` when it was tracked (as OpenPose's ``--tracking``), else -1.
     """
     _check_layout(poses, layout)
     people = []
     for p in poses:
-        person = {"person_id": [-1], "pose_keypoints_2d": _flat(p.keypoints)}
+        pid = -1 if p.track_id is None else int(p.track_id)
+        person = {"person_id": [pid], "pose_keypoints_2d": _flat(p.keypoints)}
         person.update({k: [] for k in _EMPTY_PERSON_FIELDS})
         people.append(person)
     return {"version": OPENPOSE_JSON_VERSION, "people": people}
@@ -108,7 +112,10 @@ def poses_from_openpose(data: dict, layout: str | Layout = COCO18) -> list[Pose]
         kp = kp.reshape(-1, 3)
         kp[~np.isfinite(kp).all(axis=1)] = 0.0
         kp[kp[:, 2] <= 0] = 0.0
-        poses.append(Pose(kp, float(kp[:, 2].sum() / lay.num_keypoints), lay.name))
+        pid = person.get("person_id") if isinstance(person, dict) else None
+        pid = pid[0] if isinstance(pid, list) and pid else pid
+        tid = int(pid) if isinstance(pid, (int, float)) and pid >= 0 else None
+        poses.append(Pose(kp, float(kp[:, 2].sum() / lay.num_keypoints), lay.name, track_id=tid))
     return poses
 
 
@@ -151,26 +158,41 @@ def coco_results(poses: Sequence[Pose], image_id: int, category_id: int = 1, *,
 
 # --- CSV --------------------------------------------------------------------------------------------------
 
-def csv_header(layout: str | Layout = COCO18) -> list[str]:
-    """``frame, person, score`` then ``<name>_x, <name>_y, <name>_c`` per keypoint in the layout's order."""
+def csv_header(layout: str | Layout = COCO18, *, angles: bool = False) -> list[str]:
+    """``frame, person, score`` then ``<name>_x, <name>_y, <name>_c`` per keypoint in the layout's order.
+
+    ``angles=True`` adds ``time`` (seconds) and one column per angle of :data:`posekit.kinematics.ANGLES`
+    (degrees, named as there: ``right_elbow``, ..., empty when not measurable).
+    """
     lay = get_layout(layout)
     cols = ["frame", "person", "score"]
     for name in lay.keypoints:
         cols += [f"{name}_x", f"{name}_y", f"{name}_c"]
+    if angles:
+        from .kinematics import ANGLES
+
+        cols += ["time"] + [a.name for a in ANGLES]
     return cols
 
 
-def csv_rows(poses: Sequence[Pose], frame: int | None = None) -> list[list]:
+def csv_rows(poses: Sequence[Pose], frame: int | None = None, *, angles: bool = False,
+             time_s: float | None = None) -> list[list]:
     """One row per person matching :func:`csv_header`; ``frame`` None leaves the frame cell empty.
 
-    Missing keypoints have empty x and y (None) and confidence 0.
+    ``person`` is the pose's ``track_id`` when it was tracked, else its place in the list (from 0).
+    Missing keypoints have empty x and y (None) and confidence 0; so have angles that cannot be measured.
     """
     _check_layout(poses, None)
     rows = []
     for i, p in enumerate(poses):
-        row: list = [frame, i, _num(p.score)]
+        row: list = [frame, i if p.track_id is None else int(p.track_id), _num(p.score)]
         for x, y, c in p.keypoints:
             row += [_num(x), _num(y), _num(c)] if c > 0 else [None, None, 0.0]
+        if angles:
+            from .kinematics import angles as pose_angles
+
+            row.append(None if time_s is None else round(float(time_s), 6))
+            row += [None if np.isnan(v) else round(v, 3) for v in pose_angles(p).values()]
         rows.append(row)
     return rows
 
@@ -222,17 +244,25 @@ def csv_text(poses: Sequence[Pose], frame: int | None = None, layout: str | Layo
 
 # --- JSON lines -------------------------------------------------------------------------------------------
 
-def jsonl_line(frame_index: int, time_s: float | None, poses: Sequence[Pose]) -> str:
+def jsonl_line(frame_index: int, time_s: float | None, poses: Sequence[Pose], *, angles: bool = False) -> str:
     """One JSON line for a video frame (no trailing newline):
 
     ``{"frame": 12, "time": 0.48, "people": [{"score": 0.61, "layout": "COCO-18",
-    "keypoints": [[x, y, c], ...]}, ...]}`` (missing keypoints as ``[0, 0, 0]``).
+    "keypoints": [[x, y, c], ...]}, ...]}`` (missing keypoints as ``[0, 0, 0]``). A tracked pose has an
+    ``"id"`` (its ``track_id``) first; ``angles=True`` adds ``"angles": {"right_elbow": 171.2, ...}`` (degrees,
+    null when not measurable; see :mod:`posekit.kinematics`).
     """
     people = []
     for p in poses:
         flat = _flat(p.keypoints)
-        people.append({"score": _num(p.score), "layout": p.layout,
+        person = {} if p.track_id is None else {"id": int(p.track_id)}
+        person.update({"score": _num(p.score), "layout": p.layout,
                        "keypoints": [flat[i:i + 3] for i in range(0, len(flat), 3)]})
+        if angles:
+            from .kinematics import angles as pose_angles
+
+            person["angles"] = {k: None if np.isnan(v) else round(v, 3) for k, v in pose_angles(p).items()}
+        people.append(person)
     t = None if time_s is None else round(float(time_s), 6)
     return json.dumps({"frame": int(frame_index), "time": t, "people": people}, separators=(",", ":"))
 
@@ -241,13 +271,208 @@ def parse_jsonl_line(line: str) -> tuple[int, float | None, list[Pose]]:
     """The inverse of :func:`jsonl_line`: ``(frame_index, time_s, poses)``."""
     try:
         d = json.loads(line)
-        poses = [Pose(np.asarray(p["keypoints"], np.float32), float(p["score"]), p["layout"]) for p in d["people"]]
+        poses = [Pose(np.asarray(p["keypoints"], np.float32), float(p["score"]), p["layout"],
+                      track_id=int(p["id"]) if p.get("id") is not None else None) for p in d["people"]]
         return int(d["frame"]), d["time"], poses
     except (ValueError, KeyError, TypeError) as e:
         raise InvalidInputError(f"not a posekit JSON line: {e}") from None
 
 
+# --- reading a video's keypoints back ---------------------------------------------------------------------
+
+
+def read_keypoints(path: str | os.PathLike, fps: float | None = None) -> list[tuple[int, float | None, list[Pose]]]:
+    """A video's keypoints as written by ``process_video(keypoints_path=...)`` / ``video --keypoints``: JSON
+    lines (``.jsonl``) or CSV (``.csv``, the columns of :func:`csv_header`, angle columns optional). Returns
+    ``(frame, time_s, poses)`` per frame that has people, in frame order; the CSV ``person`` column becomes
+    ``track_id``. A CSV without a ``time`` column gets ``frame / fps`` (None without ``fps``).
+
+    Raises:
+        InvalidInputError: unreadable file or not one of these formats.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise InvalidInputError(f"{path.name}: cannot read keypoints ({e})") from None
+    frames: dict[int, tuple[float | None, list[Pose]]] = {}
+    if path.suffix.lower() == ".csv":
+        rows = list(csv.DictReader(io.StringIO(text)))
+        fields = rows[0].keys() if rows else []
+        if rows and not {"frame", "person", "score"} <= set(fields):
+            raise InvalidInputError(f"{path.name}: not a posekit keypoints CSV (no frame, person, score columns)")
+        names = [f[:-2] for f in fields if f.endswith("_c")]
+        lay = next((lay for lay in (get_layout(n) for n in ("COCO-18", "BODY_25", "MPI-15"))
+                    if list(lay.keypoints) == names), None)
+        if rows and lay is None:
+            raise InvalidInputError(f"{path.name}: its keypoint columns match no known layout")
+        for n, r in enumerate(rows, 2):
+            try:
+                kp = np.zeros((lay.num_keypoints, 3), np.float32)
+                for k, name in enumerate(lay.keypoints):
+                    c = float(r[f"{name}_c"] or 0)
+                    if c > 0:
+                        kp[k] = (float(r[f"{name}_x"]), float(r[f"{name}_y"]), c)
+                frame = int(r["frame"])
+                t = float(r["time"]) if r.get("time") not in (None, "") else (frame / fps if fps else None)
+                pose = Pose(kp, float(r["score"] or 0), lay.name, track_id=int(r["person"]))
+            except (TypeError, ValueError, KeyError) as e:
+                raise InvalidInputError(f"{path.name}, line {n}: {e}") from None
+            frames.setdefault(frame, (t, []))[1].append(pose)
+    else:
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                frame, t, poses = parse_jsonl_line(line)
+            except InvalidInputError as e:
+                raise InvalidInputError(f"{path.name}, line {n}: {e}") from None
+            if poses:
+                frames[frame] = (t, poses)
+    return [(f, t, poses) for f, (t, poses) in sorted(frames.items())]
+
+
+# --- OpenSim: TRC (marker trajectories) and MOT (angles) --------------------------------------------------
+
+#: Neck-to-ankle chain (neck→mid-hip + hip→knee + knee→ankle) as a fraction of standing height (Winter's
+#: anthropometric table: shoulder 0.818 H, hip 0.530 H, knee 0.285 H, ankle 0.039 H).
+CHAIN_FRACTION = 0.779
+
+
+def pixels_per_metre(trajectory, height_m: float) -> float:
+    """Scale of a person's trajectory: median over frames of the neck→mid-hip→knee→ankle chain (both legs'
+    mean), divided by :data:`CHAIN_FRACTION` × ``height_m``.
+
+    Raises:
+        InvalidInputError: a height that is not positive, or a person whose legs and trunk are never all found.
+    """
+    from .kinematics import points
+
+    if not height_m or height_m <= 0:
+        raise InvalidInputError(f"the person's height must be positive (metres), got {height_m}")
+    pts = points(trajectory.keypoints, trajectory.layout,
+                 ["Neck", "MidHip", "RHip", "RKnee", "RAnkle", "LHip", "LKnee", "LAnkle"])
+
+    def seg(a, b):
+        return np.linalg.norm(pts[a] - pts[b], axis=-1)
+
+    leg = np.nanmean(np.stack([seg("RHip", "RKnee") + seg("RKnee", "RAnkle"),
+                               seg("LHip", "LKnee") + seg("LKnee", "LAnkle")]), axis=0) if len(
+        trajectory) else np.zeros(0)
+    chain = seg("Neck", "MidHip") + leg
+    chain = chain[np.isfinite(chain)]
+    if chain.size == 0:
+        raise InvalidInputError(f"person {trajectory.track_id}: trunk and legs never fully seen; "
+                                "cannot scale to metres")
+    return float(np.median(chain)) / (CHAIN_FRACTION * height_m)
+
+
+def write_trc(path: str | os.PathLike, trajectory, fps: float, height_m: float | None = None) -> Path:
+    """One person's keypoints as an OpenSim marker file (``.trc``, tab-separated, ``PathFileType 4 (X/Y/Z)``).
+
+    One marker per keypoint (the layout's names), Z = 0 (2D). Without ``height_m``: image pixels, X right,
+    Y down, ``Units`` = ``px``. With the person's height in metres: metres, X right, **Y up**, Y = 0 at the
+    lowest ankle seen (the floor), scaled by :func:`pixels_per_metre`, ``Units`` = ``m`` (what OpenSim
+    expects). Frames are numbered from 1 (``Frame#``), ``Time`` in seconds; a keypoint not found in a frame is
+    left empty (OpenSim reads it as missing). Written atomically.
+    """
+    lay = get_layout(trajectory.layout)
+    kp = np.asarray(trajectory.keypoints, np.float64)
+    xy = np.where(kp[..., 2:3] > 0, kp[..., :2], np.nan)
+    units = "px"
+    if height_m is not None:
+        s = pixels_per_metre(trajectory, height_m)
+        ankles = [lay.index(n) for n in ("RAnkle", "LAnkle") if n.lower() in (k.lower() for k in lay.keypoints)]
+        floor = np.nanmax(xy[:, ankles, 1]) if ankles and np.isfinite(xy[:, ankles, 1]).any() else np.nanmax(
+            xy[..., 1])
+        xy = np.stack([xy[..., 0] / s, (floor - xy[..., 1]) / s], axis=-1)
+        units = "m"
+    n, k = len(trajectory), lay.num_keypoints
+    rate = f"{fps:.6g}"
+    lines = [
+        f"PathFileType\t4\t(X/Y/Z)\t{Path(path).name}",
+        "DataRate\tCameraRate\tNumFrames\tNumMarkers\tUnits\tOrigDataRate\tOrigDataStartFrame\tOrigNumFrames",
+        f"{rate}\t{rate}\t{n}\t{k}\t{units}\t{rate}\t1\t{n}",
+        "Frame#\tTime\t" + "\t\t\t".join(lay.keypoints) + "\t\t",
+        "\t\t" + "\t".join(f"X{i}\tY{i}\tZ{i}" for i in range(1, k + 1)),
+    ]
+    t0 = float(trajectory.times[0]) if n else 0.0
+    for row in range(n):
+        cells = [str(row + 1), f"{float(trajectory.times[row]) - t0:.6f}"]
+        for j in range(k):
+            x, y = xy[row, j]
+            cells += [f"{x:.6g}", f"{y:.6g}", "0"] if np.isfinite(x) and np.isfinite(y) else ["", "", ""]
+        lines.append("\t".join(cells))
+    return _write_atomic(path, "\n".join(lines) + "\n")
+
+
+def write_mot(path: str | os.PathLike, series) -> Path:
+    """One person's angles (:class:`posekit.kinematics.AngleSeries`) as an OpenSim motion file (``.mot``):
+    the ``Coordinates / version=1 / nRows / nColumns / inDegrees=yes / endheader`` header, then a tab-separated
+    table ``time`` (seconds from the person's first frame) and one column per angle in degrees (``NaN`` where
+    not measurable). Written atomically."""
+    n = len(series)
+    lines = ["Coordinates", "version=1", f"nRows={n}", f"nColumns={len(series.names) + 1}", "inDegrees=yes", "",
+             "Units are degrees for angles and seconds for time; angles follow posekit.kinematics' conventions.",
+             "", "endheader", "\t".join(["time", *series.names])]
+    t0 = float(series.times[0]) if n else 0.0
+    for row in range(n):
+        vals = ["NaN" if not np.isfinite(v) else f"{v:.4f}" for v in series.values[row]]
+        lines.append("\t".join([f"{float(series.times[row]) - t0:.6f}", *vals]))
+    return _write_atomic(path, "\n".join(lines) + "\n")
+
+
+def write_angles_csv(path_or_file, series: dict) -> int:
+    """Angles per frame for each person ``{track_id: AngleSeries}``: ``frame, time, person`` then one column per
+    angle (degrees, empty when not measurable), rows by frame then person. Returns the number of rows."""
+    own = not hasattr(path_or_file, "write")
+    names: list[str] = []
+    for s in series.values():
+        names = list(s.names)
+        break
+    rows = []
+    for tid, s in series.items():
+        for i in range(len(s)):
+            rows.append([int(s.frames[i]), round(float(s.times[i]), 6), int(tid),
+                         *[None if not np.isfinite(v) else round(float(v), 3) for v in s.values[i]]])
+    rows.sort(key=lambda r: (r[0], r[2]))
+    f = open(path_or_file, "w", newline="", encoding="utf-8") if own else path_or_file
+    try:
+        w = csv.writer(f)
+        if not names:
+            from .kinematics import ANGLES
+
+            names = [a.name for a in ANGLES]
+        w.writerow(["frame", "time", "person", *names])
+        w.writerows(rows)
+    finally:
+        if own:
+            f.close()
+    return len(rows)
+
+
+def angles_csv_text(series: dict) -> str:
+    """:func:`write_angles_csv` as a string (for a download button)."""
+    buf = io.StringIO(newline="")
+    write_angles_csv(buf, series)
+    return buf.getvalue()
+
+
+def _write_atomic(path: str | os.PathLike, text: str) -> Path:
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.part")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise InvalidInputError(f"cannot write {path}: {e}") from None
+    return path
+
+
 __all__ = [
+    "CHAIN_FRACTION", "angles_csv_text", "pixels_per_metre", "read_keypoints", "write_angles_csv", "write_mot",
+    "write_trc",
     "COCO17_KEYPOINTS", "OPENPOSE_JSON_VERSION", "coco_results", "csv_header", "csv_rows", "csv_text",
     "jsonl_line", "openpose_json", "parse_jsonl_line", "poses_from_openpose", "read_openpose_json", "write_csv",
     "write_openpose_json",

@@ -79,6 +79,10 @@ class LiveProcessor:
         idle_timeout: seconds without frames after which the worker thread ends (it restarts on the next
             frame), so an abandoned stream leaves no thread behind.
         worst_joints: how many of the most different joints :meth:`stats` reports.
+        track: follow people from frame to frame (one :class:`posekit.tracking.Tracker` per processor, that is
+            per webcam session): poses get a ``track_id``, drawn as a label.
+        smooth: causal One-Euro smoothing of each tracked person's keypoints
+            (:class:`posekit.smoothing.OneEuroSmoother`); needs ``track``.
     """
 
     def __init__(
@@ -92,6 +96,8 @@ class LiveProcessor:
         smoothing: float = 0.8,
         idle_timeout: float = 2.0,
         worst_joints: int = 3,
+        track: bool = True,
+        smooth: bool = True,
     ) -> None:
         if not 0.0 <= smoothing < 1.0:
             raise ValueError("smoothing must be in [0, 1)")
@@ -115,6 +121,14 @@ class LiveProcessor:
         self._ema_interval: float | None = None
         self._ema_latency: float | None = None
         self._last_done: float | None = None
+        self._tracker = self._smoother = None
+        if track:
+            from .smoothing import OneEuroSmoother
+            from .tracking import Tracker
+
+            self._tracker = Tracker(max_unseen=30)
+            self._smoother = OneEuroSmoother() if smooth else None
+        self._reset_tracking = False
 
     # ------------------------------------------------------------------ settings (any thread)
     @property
@@ -190,9 +204,7 @@ class LiveProcessor:
             ph, pw = result.frame_shape
             poses = [p.scaled(w / pw, h / ph) for p in poses]
         if renderer is None:
-            from .draw import draw_poses
-
-            renderer = draw_poses
+            renderer = _draw_with_ids
         return renderer(bgr.copy(), poses)
 
     def on_video_frame(self, frame: Any) -> Any:
@@ -252,6 +264,7 @@ class LiveProcessor:
             self._received = self._processed = self._dropped = 0
             self._ema_interval = self._ema_latency = self._last_done = None
             self._result = LiveResult()
+            self._reset_tracking = True  # a new stream: IDs start again at 1
 
     def close(self, timeout: float | None = 5.0) -> None:
         """Stop the worker thread; a pending frame is dropped. Further :meth:`submit` calls raise."""
@@ -295,12 +308,14 @@ class LiveProcessor:
                 self._busy = True
                 estimator, threshold = self._estimator, self._threshold
                 reference, mirror = self._reference, self._mirror
+                reset, self._reset_tracking = self._reset_tracking, False
             error = None
             poses: list[Pose] = []
             match = None
             t0 = time.perf_counter()
             try:
                 poses = list(_estimate(estimator, frame, threshold))
+                poses = self._follow(poses, index, t0, reset)
                 if reference is not None and poses:
                     from .similarity import compare
 
@@ -315,6 +330,17 @@ class LiveProcessor:
                 self._busy = False
                 self._cond.notify_all()
 
+    def _follow(self, poses: list[Pose], index: int, t: float, reset: bool) -> list[Pose]:
+        """Track (IDs) and smooth (One-Euro) the poses of frame ``index``; only the worker thread calls it."""
+        if self._tracker is None:
+            return poses
+        if reset:
+            self._tracker.reset()
+            if self._smoother is not None:
+                self._smoother.reset()
+        poses = self._tracker.update(poses, index)  # dropped frames count as frames passed
+        return self._smoother(poses, t) if self._smoother is not None else poses
+
     def _update_rates(self, t0: float, t1: float) -> None:
         a = self._smoothing
         latency = t1 - t0
@@ -324,6 +350,13 @@ class LiveProcessor:
             self._ema_interval = (interval if self._ema_interval is None
                                   else a * self._ema_interval + (1 - a) * interval)
         self._last_done = t1
+
+
+def _draw_with_ids(bgr: np.ndarray, poses: Sequence[Pose]) -> np.ndarray:
+    from .draw import draw_person_labels, draw_poses
+
+    out = draw_poses(bgr, poses)
+    return draw_person_labels(out, poses, copy=False) if poses else out
 
 
 def _estimate(estimator: Any, frame: np.ndarray, threshold: float | None) -> list[Pose]:

@@ -20,12 +20,15 @@ class Pose:
         score: the person's overall score (OpenPose's: sum of keypoint and limb scores over found keypoints,
             normalised to [0, 1] by the number of keypoints in the layout).
         layout: the layout name, e.g. ``"COCO-18"``.
+        track_id: the person's ID in a video or webcam session (1-based, given by :mod:`posekit.tracking`;
+            the same person keeps it from frame to frame), or ``None`` when the pose was not tracked.
     """
 
     keypoints: np.ndarray
     score: float
     layout: str = "COCO-18"
     extra: dict = field(default_factory=dict, repr=False, compare=False)
+    track_id: int | None = None
 
     def __post_init__(self) -> None:
         self.keypoints = np.asarray(self.keypoints, dtype=np.float32).reshape(-1, 3)
@@ -70,7 +73,7 @@ class Pose:
         vis = kp[:, 2] > 0
         kp[vis, 0] = kp[vis, 0] * sx + dx
         kp[vis, 1] = kp[vis, 1] * sy + dy
-        return Pose(kp, self.score, self.layout, dict(self.extra))
+        return Pose(kp, self.score, self.layout, dict(self.extra), self.track_id)
 
     def to_dict(self) -> dict:
         return {"layout": self.layout, "score": float(self.score), "keypoints": self.keypoints.tolist()}

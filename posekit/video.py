@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Iterator, Optional
@@ -41,7 +41,8 @@ VIDEO_TYPES = ("mp4", "mov", "avi", "mkv", "webm", "m4v")
 MAX_FRAMES = 18_000
 #: Refuse frames larger than this (8K UHD is 33 megapixels).
 MAX_FRAME_PIXELS = 36_000_000
-#: Frames waiting between stages; memory use is about (2 * QUEUE_SIZE + LOOKAHEAD + 4) decoded frames.
+#: Frames waiting between stages; memory use is about (2 * QUEUE_SIZE + LOOKAHEAD + 4) decoded frames, plus the
+#: smoothing delay (at most posekit.smoothing.MAX_DELAY frames) when smoothing.
 QUEUE_SIZE = 4
 #: Frames estimated concurrently when the estimator is thread-safe (posekit's is): overlaps the network of one
 #: frame with the pre- and post-processing of the next.
@@ -96,6 +97,10 @@ class VideoResult:
     keypoints_path: Optional[Path]
     elapsed_s: float
     source: VideoInfo
+    #: {track ID: BGR picture of that person} (the frame where they are seen largest), when tracked
+    people: dict = field(default_factory=dict)
+    #: IDs given out (0 when not tracked)
+    ids: int = 0
 
     @property
     def fps_processed(self) -> float:
@@ -435,9 +440,46 @@ def _usable_audio(container):
 
 
 def _default_draw(image: np.ndarray, poses: list[Pose]) -> np.ndarray:
-    from .draw import draw_poses
+    from .draw import draw_person_labels, draw_poses
 
-    return draw_poses(image, poses, copy=False)  # the frame is the pipeline's own
+    image = draw_poses(image, poses, copy=False)  # the frame is the pipeline's own
+    if any(p.track_id is not None for p in poses):
+        image = draw_person_labels(image, poses, copy=False)
+    return image
+
+
+class _Thumbnails:
+    """Keeps, for each track ID, a small picture of the person from the frame where they look largest."""
+
+    HEIGHT, WIDTH = 160, 120
+
+    def __init__(self) -> None:
+        self.best: dict[int, float] = {}
+        self.pictures: dict[int, np.ndarray] = {}
+
+    def add(self, bgr: np.ndarray, poses: list[Pose]) -> None:
+        h, w = bgr.shape[:2]
+        for pose in poses:
+            if pose.track_id is None:
+                continue
+            value = pose.area() * pose.num_visible
+            if value <= self.best.get(pose.track_id, 0.0) * 1.2 and pose.track_id in self.pictures:
+                continue
+            x0, y0, x1, y1 = pose.bbox()
+            mx, my = (x1 - x0) * 0.15 + 8, (y1 - y0) * 0.15 + 8
+            a, b = int(max(0, y0 - my)), int(min(h, y1 + my))
+            c, d = int(max(0, x0 - mx)), int(min(w, x1 + mx))
+            if b - a < 4 or d - c < 4:
+                continue
+            crop = bgr[a:b, c:d]
+            scale = min(self.HEIGHT / crop.shape[0], self.WIDTH / crop.shape[1])
+            size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+            small = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+            card = np.full((self.HEIGHT, self.WIDTH, 3), 235, np.uint8)  # every picture the same size
+            y, x = (self.HEIGHT - size[1]) // 2, (self.WIDTH - size[0]) // 2
+            card[y:y + size[1], x:x + size[0]] = small
+            self.pictures[pose.track_id] = card
+            self.best[pose.track_id] = value
 
 
 def _input_size(estimator, frame_size: tuple[int, int]) -> Optional[tuple[int, int]]:
@@ -494,6 +536,8 @@ def process_video(
     keypoints_format: str = "jsonl",
     progress: Optional[Progress] = None,
     on_frame: Optional[FrameCallback] = None,
+    track: bool = True,
+    smooth: bool = True,
 ) -> VideoResult:
     """Estimate poses in every frame of ``src`` and write ``dst``: an H.264 MP4 with the skeletons drawn.
 
@@ -512,6 +556,12 @@ def process_video(
         progress: ``progress(done, total, eta_seconds)``, called from the caller's thread (at most ~10 times a
             second, and once at the end with ``done == total``).
         on_frame: ``on_frame(index, time_s, poses)`` for every frame, from the caller's thread.
+        track: follow people from frame to frame (:class:`posekit.tracking.Tracker`, one per call): poses get a
+            ``track_id``, drawn as a label, written to the keypoints (``person`` / ``id``), and
+            ``result.people`` holds a picture of each person.
+        smooth: the zero-phase pass of :class:`posekit.smoothing.DelayedSmoother` on each tracked person (needs
+            ``track``): the drawn skeletons, the keypoints and ``on_frame`` all get the smoothed poses, a few
+            frames (``delay``, ≤ 16) later than they are estimated; only those frames are held in memory.
 
     Raises:
         InvalidInputError: unreadable input, bad arguments.
@@ -549,6 +599,16 @@ def process_video(
     kp_path = Path(keypoints_path) if keypoints_path is not None else None
     tmp_kp = kp_path and _temp_beside(kp_path, f".part.{keypoints_format}")
     encoder = decoder = None
+    tracker = smoother = None
+    if track:
+        from .tracking import Tracker
+
+        tracker = Tracker.for_fps(float(fps))
+        if smooth:
+            from .smoothing import DelayedSmoother
+
+            smoother = DelayedSmoother(float(fps))
+    thumbs = _Thumbnails() if track else None
     try:
         with av.open(str(src), metadata_errors="ignore") as c:  # audio parameters for the encoder
             encoder = _Encoder(p, tmp_video, size, fps, display, draw, _usable_audio(c))
@@ -563,15 +623,25 @@ def process_video(
             last_report = 0.0
             last_call = (-1, -1)
             t_loop = time.perf_counter()
-            for index, bgr, new_poses in _estimated_frames(p, estimator, every, _lookahead(estimator)):
-                if new_poses is not None:
-                    poses = new_poses
-                    estimated += 1
+
+            def emit(index: int, bgr: np.ndarray, poses: list[Pose]) -> None:
+                if thumbs is not None:
+                    thumbs.add(bgr, poses)
                 p.put(p.out, ("video", index, bgr, poses))
                 t_out = index / float(fps)
                 kp.write(index, t_out, poses)
                 if on_frame is not None:
                     on_frame(index, t_out, poses)
+
+            for index, bgr, new_poses in _estimated_frames(p, estimator, every, _lookahead(estimator)):
+                if new_poses is not None:
+                    poses = tracker.update(new_poses, index) if tracker is not None else new_poses
+                    estimated += 1
+                if smoother is not None:
+                    for item in smoother.push(index, bgr, poses):
+                        emit(*item)
+                else:
+                    emit(index, bgr, poses)
                 done += 1
                 now = time.perf_counter()
                 if progress is not None and (now - last_report >= 0.1 or done == 1):
@@ -579,6 +649,9 @@ def process_video(
                     total = max(total, done)
                     last_call = (done, total)
                     progress(done, total, (now - t_loop) / done * (total - done))
+            if smoother is not None:
+                for item in smoother.flush():
+                    emit(*item)
             p.put(p.out, (_END,))
         encoder.thread.join()
         decoder.join()
@@ -617,7 +690,8 @@ def process_video(
     return VideoResult(path=dst, frames=done, estimated=estimated, fps=float(fps), width=size[0], height=size[1],
                        duration_s=done / float(fps), has_audio=encoder.audio is not None, truncated=truncated,
                        message=message, keypoints_path=kp_path, elapsed_s=time.perf_counter() - t_start,
-                       source=info)
+                       source=info, people=dict(sorted(thumbs.pictures.items())) if thumbs else {},
+                       ids=tracker.ids_issued if tracker is not None else 0)
 
 
 # ------------------------------------------------------------------------------------------------ keypoints
@@ -635,17 +709,124 @@ class _KeypointWriter:
             self.file = open(self.path, "w", encoding="utf-8", newline="")
             if self.fmt == "csv":
                 self.csv = csv.writer(self.file)
-                self.csv.writerow(export.csv_header(self.layout or "COCO-18"))
+                self.csv.writerow(export.csv_header(self.layout or "COCO-18", angles=True))
         return self
 
     def write(self, index: int, time_s: float, poses: list[Pose]) -> None:
         if self.file is None:
             return
         if self.csv is not None:
-            self.csv.writerows(export.csv_rows(poses, index))
+            self.csv.writerows(export.csv_rows(poses, index, angles=True, time_s=time_s))
         else:
-            self.file.write(export.jsonl_line(index, time_s, poses) + "\n")
+            self.file.write(export.jsonl_line(index, time_s, poses, angles=True) + "\n")
 
     def __exit__(self, *exc) -> None:
         if self.file is not None:
             self.file.close()
+
+
+# ------------------------------------------------------------------------------- building blocks for others
+
+
+def estimate_frames(src: str | os.PathLike, estimator, *, max_seconds: Optional[float] = None,
+                    max_frames: Optional[int] = MAX_FRAMES, keep_frames: bool = True,
+                    progress: Optional[Progress] = None) -> Iterator[tuple[int, float, Optional[np.ndarray], list]]:
+    """``(index, time_s, upright BGR frame or None, poses)`` for each frame of ``src``, in order: the decoding
+    and estimation stages of :func:`process_video` (same threads, queues, caps and progress), without drawing
+    or writing a video. ``estimator`` None decodes only (poses ``[]``). Stopping the iteration early stops the
+    decoder. The caps end the iteration silently: compare the count with :func:`probe` to tell the user.
+    """
+    src = Path(src)
+    info = probe(src)
+    cap = int(max_frames) if max_frames is not None else 2**62
+    fps = Fraction(info.fps).limit_denominator(1001)
+    total = min(info.frames, cap)
+    if max_seconds is not None:
+        total = min(total, max(1, math.ceil(max_seconds * float(fps))))
+    p = _Pipeline()
+    state: dict = {"truncated": False, "decoded": 0}
+    decoder = threading.Thread(target=_decoder, name="posekit-video-decoder", daemon=True,
+                               args=(p, src, info, False, cap, max_seconds, state,
+                                     _input_size(estimator, info.display_size) if estimator is not None else None))
+    decoder.start()
+    try:
+        if estimator is None:
+            items = ((i, bgr, []) for i, bgr, _ in iter(lambda: p.get(p.frames), _END))
+        else:
+            items = _estimated_frames(p, estimator, 1, _lookahead(estimator))
+        t_loop = time.perf_counter()
+        last = 0.0
+        done = 0
+        for index, bgr, poses in items:
+            done += 1
+            now = time.perf_counter()
+            if progress is not None and (now - last >= 0.1 or done == 1):
+                last, total = now, max(total, done)
+                progress(done, total, (now - t_loop) / done * (total - done))
+            yield index, index / float(fps), bgr if keep_frames else None, poses or []
+        if p.error is not None:
+            raise p.error
+        if progress is not None:
+            progress(done, done, 0.0)
+    except _Stop:
+        if p.error is not None:
+            raise p.error from None
+        raise
+    finally:
+        p.stop.set()
+        decoder.join()
+
+
+class VideoWriter:
+    """Write BGR frames (all the same size) as an H.264 MP4 that browsers play, with :func:`process_video`'s
+    encoder (its own thread; atomic: a temporary file beside ``dst``, renamed on a clean :meth:`close`, removed
+    on an error). Use as a context manager; ``write(bgr)`` per frame."""
+
+    def __init__(self, dst: str | os.PathLike, size: tuple[int, int], fps: float) -> None:
+        self.dst = Path(dst)
+        self.size = (max(2, int(size[0]) // 2 * 2), max(2, int(size[1]) // 2 * 2))
+        self.fps = Fraction(fps).limit_denominator(1001)
+        self._p = _Pipeline()
+        self._tmp = _temp_beside(self.dst, ".part.mp4")
+        self._encoder = _Encoder(self._p, self._tmp, self.size, self.fps, self.size, None, None)
+        self._encoder.thread.start()
+        self.frames = 0
+
+    def write(self, bgr: np.ndarray) -> None:
+        h, w = bgr.shape[:2]
+        if (w, h) != self.size:
+            bgr = bgr[: self.size[1], : self.size[0]] if w >= self.size[0] and h >= self.size[1] else \
+                cv2.resize(bgr, self.size, interpolation=cv2.INTER_AREA)
+        try:
+            self._p.put(self._p.out, ("video", self.frames, np.ascontiguousarray(bgr), []))
+        except _Stop:
+            raise self._p.error or InvalidInputError("the video writer stopped") from None
+        self.frames += 1
+
+    def close(self) -> Path:
+        self._p.put(self._p.out, (_END,))
+        self._encoder.thread.join()
+        if self._p.error is not None:
+            self.abort()
+            raise self._p.error
+        if self.frames == 0:
+            self.abort()
+            raise InvalidInputError("no frame to write")
+        os.replace(self._tmp, self.dst)
+        return self.dst
+
+    def abort(self) -> None:
+        self._p.fail(_Stop())
+        if self._encoder.thread.is_alive():
+            self._encoder.thread.join()
+        self._encoder.close()
+        _unlink(self._tmp)
+
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

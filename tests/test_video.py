@@ -58,7 +58,7 @@ def dance(fast_estimator, tmp_path_factory):
     d = tmp_path_factory.mktemp("dance")
     calls = []
     result = process_video(DANCE, d / "out.mp4", fast_estimator, keypoints_path=d / "poses.jsonl",
-                           progress=lambda *a: calls.append(a))
+                           progress=lambda *a: calls.append(a), smooth=False)  # raw poses: compared below
     return d, result, calls
 
 
@@ -106,7 +106,9 @@ def test_dance_keypoints_per_frame(dance, fast_estimator):
     # the pipeline's poses are the estimator's on the same frame, in the frame's pixels
     frame = read_frames(DANCE, 101)[100]
     direct = np.array([p.keypoints for p in fast_estimator.estimate(frame)])
-    assert np.abs(np.array([p["keypoints"] for p in records[100]["people"]]) - direct).max() < 0.01
+    # Within half a pixel: the decoder shrinks the 1280 x 720 frame to whole pixels (654 x 368, the network's
+    # 368 rows) and maps back per axis, estimate() maps back with one scale for both (0.04 % apart in x).
+    assert np.abs(np.array([p["keypoints"] for p in records[100]["people"]]) - direct).max() < 0.5
     assert [r["frame"] for r in records] == list(range(205))
     assert [r["time"] for r in records] == pytest.approx([i / 50 for i in range(205)])
     assert sum(bool(r["people"]) for r in records) > 0.9 * 205  # people dance in every frame
@@ -134,14 +136,14 @@ def test_no_temporary_files_are_left(dance):
 
 def test_every_fifth_frame_keeps_all_frames_and_reuses_poses(fast_estimator, tmp_path):
     result = process_video(DANCE, tmp_path / "every5.mp4", fast_estimator, every=5, draw=None,
-                           keypoints_path=tmp_path / "poses.csv", keypoints_format="csv")
+                           keypoints_path=tmp_path / "poses.csv", keypoints_format="csv", smooth=False)
     assert result.frames == 205 and result.estimated == 41
     assert stream_facts(tmp_path / "every5.mp4")["frames"] == 205
     with open(tmp_path / "poses.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     by_frame: dict[int, list] = {}
     for row in rows:
-        by_frame.setdefault(int(row["frame"]), []).append([row[k] for k in row if k != "frame"])
+        by_frame.setdefault(int(row["frame"]), []).append([row[k] for k in row if k not in ("frame", "time")])
     assert len(by_frame) > 0.9 * 205
     groups = [[by_frame.get(i) for i in range(s, min(s + 5, 205))] for s in range(0, 205, 5)]
     assert all(all(g == grp[0] for g in grp) for grp in groups)  # the frames between reuse the poses

@@ -25,6 +25,10 @@ def register(sub) -> None:
     p.add_argument("--max-frames", type=int, default=MAX_FRAMES, metavar="N",
                    help="process at most N frames (default: %(default)s)")
     p.add_argument("--height", type=int, metavar="H", help="scale the output to this height (aspect kept)")
+    p.add_argument("--no-track", dest="track", action="store_false",
+                   help="do not follow people across frames (no IDs; person numbers restart every frame)")
+    p.add_argument("--no-smooth", dest="smooth", action="store_false",
+                   help="do not smooth the tracked keypoints (zero-phase low-pass per person)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
 
@@ -59,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
         result = process_video(args.input, args.output, est, every=args.every, max_seconds=args.max_seconds,
                                max_frames=args.max_frames, output_height=args.height,
                                keypoints_path=args.keypoints, keypoints_format=fmt,
-                               progress=_progress_printer() if show else None, on_frame=on_frame)
+                               progress=_progress_printer() if show else None, on_frame=on_frame,
+                               track=args.track, smooth=args.smooth)
     except BaseException:
         for path in written:  # no half set of per-frame files
             path.unlink(missing_ok=True)
@@ -70,5 +75,6 @@ def run(args: argparse.Namespace) -> int:
     if result.truncated:
         print(f"warning: {result.message}", file=sys.stderr)
     print(f"{result.path}: {result.frames} frames, {result.width}x{result.height} at {result.fps:g} fps"
-          f"{' with audio' if result.has_audio else ''} ({result.fps_processed:.1f} frames/s processed)")
+          f"{' with audio' if result.has_audio else ''} ({result.fps_processed:.1f} frames/s processed)"
+          f"{f', {result.ids} people tracked' if args.track else ''}")
     return 0

@@ -1,0 +1,338 @@
+"""Joint and segment angles, per pose and over time, with the conventions written down.
+
+Angle definitions are data (:data:`ANGLES`, like the skeleton layouts in :mod:`posekit.layouts`): each one names
+the keypoints it uses, by their names in the layouts (``RElbow``, ``LHip``, ...), plus two virtual points:
+``MidHip`` (the layout's own MidHip, else the middle of RHip and LHip) and ``Neck`` (the layout's own Neck, else
+the middle of the shoulders). Any layout with those keypoints works (COCO-18, BODY_25, MPI-15).
+
+Conventions (all angles in degrees, measured in the image plane, image y pointing down):
+
+* **Joint angles** (``kind == "joint"``) are the angle between two vectors, in [0, 180], unsigned (a 2D image
+  cannot tell flexion from hyperextension without knowing which way the person faces):
+
+  - elbow: between elbow→shoulder and elbow→wrist; **180 = straight arm**, smaller = more bent.
+  - knee: between knee→hip and knee→ankle; **180 = straight leg**.
+  - hip: between hip→knee and the trunk line MidHip→Neck; **180 = thigh in line with the trunk** (standing),
+    ≈ 90 sitting.
+  - shoulder: between shoulder→elbow and the trunk line pointing down, Neck→MidHip; **0 = arm along the
+    body**, 90 = arm horizontal (raised forward or sideways), 180 = arm straight up.
+
+* **Trunk lean** (``trunk_lean``): the angle of MidHip→Neck from the upward vertical of the image, signed,
+  in (-180, 180]: 0 = upright, **positive = the top of the trunk leans to the right of the image**, negative =
+  to the left, ±90 = lying horizontally.
+
+* **Segment angles** (``kind == "segment"``): the direction of a segment, from its first point to its second
+  (proximal to distal: thigh = hip→knee, shank = knee→ankle, upper arm = shoulder→elbow, forearm =
+  elbow→wrist; shoulders and pelvis = left→right joint), measured **anticlockwise from the image's horizontal
+  pointing right** as seen on screen, in (-180, 180]: 0 = pointing right, 90 = pointing up, -90 = pointing
+  down (a hanging thigh is ≈ -90), 180 = pointing left.
+
+* An angle whose keypoints are not all found (confidence 0), or whose segments have zero length, is **NaN**.
+
+Time series: :class:`Trajectory` holds one tracked person's keypoints over frames (``frames``, ``times`` in
+seconds, ``keypoints`` (T, K, 3)); :func:`trajectories` groups a video's frames by ``Pose.track_id``;
+:meth:`Trajectory.angles` and :func:`angle_series` give an :class:`AngleSeries` per person (a (T, A) array with
+NaN where an angle is missing), and :meth:`AngleSeries.summary` the min / max / range of motion of each angle.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .layouts import Layout, get_layout
+from .pose import Pose
+
+
+@dataclass(frozen=True)
+class AngleDef:
+    """One angle.
+
+    Attributes:
+        name: column name, snake_case (``"right_knee"``); used in CSV / MOT files and dictionaries.
+        label: for people (``"Right knee"``).
+        kind: ``"joint"`` (unsigned angle between two vectors, [0, 180]), ``"lean"`` (signed angle of a vector
+            from the upward vertical, (-180, 180]) or ``"segment"`` (signed angle of a vector anticlockwise from
+            the horizontal pointing right, (-180, 180]).
+        vectors: for a joint, two vectors ``((from, to), (from, to))``; for a segment or lean, one.
+        description: the convention in words.
+    """
+
+    name: str
+    label: str
+    kind: str
+    vectors: tuple[tuple[str, str], ...]
+    description: str = ""
+
+    @property
+    def points(self) -> tuple[str, ...]:
+        """Every keypoint (or virtual point) the angle needs."""
+        out: list[str] = []
+        for a, b in self.vectors:
+            for n in (a, b):
+                if n not in out:
+                    out.append(n)
+        return tuple(out)
+
+
+def _joint(name, label, v1, v2, description):
+    return AngleDef(name, label, "joint", (v1, v2), description)
+
+
+def _segment(name, label, a, b):
+    return AngleDef(name, label, "segment", ((a, b),),
+                    f"direction {a}→{b}, anticlockwise from the horizontal pointing right (0 = right, 90 = up)")
+
+
+#: The angles posekit computes, in the order of tables and files.
+ANGLES: tuple[AngleDef, ...] = (
+    _joint("right_elbow", "Right elbow", ("RElbow", "RShoulder"), ("RElbow", "RWrist"), "180 = straight arm"),
+    _joint("left_elbow", "Left elbow", ("LElbow", "LShoulder"), ("LElbow", "LWrist"), "180 = straight arm"),
+    _joint("right_knee", "Right knee", ("RKnee", "RHip"), ("RKnee", "RAnkle"), "180 = straight leg"),
+    _joint("left_knee", "Left knee", ("LKnee", "LHip"), ("LKnee", "LAnkle"), "180 = straight leg"),
+    _joint("right_hip", "Right hip", ("RHip", "RKnee"), ("MidHip", "Neck"), "180 = thigh in line with the trunk"),
+    _joint("left_hip", "Left hip", ("LHip", "LKnee"), ("MidHip", "Neck"), "180 = thigh in line with the trunk"),
+    _joint("right_shoulder", "Right shoulder", ("RShoulder", "RElbow"), ("Neck", "MidHip"),
+           "0 = arm along the body, 90 = horizontal, 180 = straight up"),
+    _joint("left_shoulder", "Left shoulder", ("LShoulder", "LElbow"), ("Neck", "MidHip"),
+           "0 = arm along the body, 90 = horizontal, 180 = straight up"),
+    AngleDef("trunk_lean", "Trunk lean", "lean", (("MidHip", "Neck"),),
+             "0 = upright, positive = top of the trunk leaning to the right of the image"),
+    _segment("trunk", "Trunk", "MidHip", "Neck"),
+    _segment("pelvis", "Pelvis", "LHip", "RHip"),
+    _segment("shoulders", "Shoulders", "LShoulder", "RShoulder"),
+    _segment("right_arm", "Right upper arm", "RShoulder", "RElbow"),
+    _segment("left_arm", "Left upper arm", "LShoulder", "LElbow"),
+    _segment("right_forearm", "Right forearm", "RElbow", "RWrist"),
+    _segment("left_forearm", "Left forearm", "LElbow", "LWrist"),
+    _segment("right_thigh", "Right thigh", "RHip", "RKnee"),
+    _segment("left_thigh", "Left thigh", "LHip", "LKnee"),
+    _segment("right_shank", "Right shank", "RKnee", "RAnkle"),
+    _segment("left_shank", "Left shank", "LKnee", "LAnkle"),
+)
+
+#: Angle definitions by name.
+ANGLES_BY_NAME: dict[str, AngleDef] = {a.name: a for a in ANGLES}
+#: The joint angles (elbows, knees, hips, shoulders) and the trunk lean: what pages show first.
+JOINT_ANGLES: tuple[AngleDef, ...] = tuple(a for a in ANGLES if a.kind in ("joint", "lean"))
+
+_VIRTUAL = {"MidHip": ("RHip", "LHip"), "Neck": ("RShoulder", "LShoulder")}
+
+
+def _point_index(layout: Layout) -> dict[str, int]:
+    return {name.lower(): i for i, name in enumerate(layout.keypoints)}
+
+
+def points(keypoints: np.ndarray, layout: str | Layout, names: Iterable[str]) -> dict[str, np.ndarray]:
+    """Positions (..., 2) of named points over any leading shape of ``keypoints`` (..., K, 3); NaN where missing.
+
+    Virtual points: ``MidHip`` and ``Neck`` fall back to the middle of the hips / shoulders when the layout lacks
+    them or they were not found.
+    """
+    lay = get_layout(layout)
+    kp = np.asarray(keypoints, np.float64)
+    index = _point_index(lay)
+    xy = np.where((kp[..., 2:3] > 0), kp[..., :2], np.nan)
+    out: dict[str, np.ndarray] = {}
+    for name in names:
+        i = index.get(name.lower())
+        p = xy[..., i, :] if i is not None else np.full(kp.shape[:-2] + (2,), np.nan)
+        if name in _VIRTUAL:
+            a, b = (index.get(n.lower()) for n in _VIRTUAL[name])
+            if a is not None and b is not None:
+                mid = (xy[..., a, :] + xy[..., b, :]) / 2
+                p = np.where(np.isnan(p), mid, p)
+        out[name] = p
+    return out
+
+
+def _angles_xy(pts: dict[str, np.ndarray], definitions: Sequence[AngleDef]) -> np.ndarray:
+    cols = []
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for d in definitions:
+            vec = [pts[b] - pts[a] for a, b in d.vectors]
+            if d.kind == "joint":
+                u, v = vec
+                nu, nv = np.linalg.norm(u, axis=-1), np.linalg.norm(v, axis=-1)
+                cos = np.sum(u * v, axis=-1) / (nu * nv)
+                ang = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+                ang = np.where((nu > 0) & (nv > 0), ang, np.nan)
+            else:
+                (u,) = vec
+                dx, dy = u[..., 0], -u[..., 1]  # y up, as seen on screen
+                if d.kind == "lean":  # from the upward vertical, positive towards the right
+                    ang = np.degrees(np.arctan2(dx, dy))
+                else:
+                    ang = np.degrees(np.arctan2(dy, dx))
+                ang = np.where(ang <= -180.0, ang + 360.0, ang)
+                ang = np.where((dx == 0) & (dy == 0), np.nan, ang)
+            cols.append(ang)
+    return np.stack(cols, axis=-1) if cols else np.zeros(next(iter(pts.values())).shape[:-1] + (0,))
+
+
+def _defs(definitions: Sequence[AngleDef | str] | None) -> tuple[AngleDef, ...]:
+    if definitions is None:
+        return ANGLES
+    return tuple(ANGLES_BY_NAME[d] if isinstance(d, str) else d for d in definitions)
+
+
+def angles_array(keypoints: np.ndarray, layout: str | Layout,
+                 definitions: Sequence[AngleDef | str] | None = None) -> np.ndarray:
+    """Angles of keypoints (..., K, 3) as an array (..., A) in the order of ``definitions`` (default
+    :data:`ANGLES`), NaN where a keypoint is missing. Vectorised: a whole trajectory (T, K, 3) at once."""
+    defs = _defs(definitions)
+    names = {n for d in defs for n in d.points}
+    return _angles_xy(points(keypoints, layout, names), defs)
+
+
+def angles(pose: Pose, definitions: Sequence[AngleDef | str] | None = None) -> dict[str, float]:
+    """``{name: degrees}`` for one pose (NaN where a keypoint is missing); see the module docstring."""
+    defs = _defs(definitions)
+    values = angles_array(pose.keypoints, pose.layout, defs)
+    return {d.name: float(v) for d, v in zip(defs, values)}
+
+
+def angle_table(pose: Pose, definitions: Sequence[AngleDef | str] | None = None) -> list[dict]:
+    """Rows ``{"angle": label, "degrees": value or None, "convention": ...}`` for a table of one pose."""
+    defs = _defs(definitions)
+    values = angles(pose, defs)
+    return [{"angle": d.label, "degrees": None if math.isnan(values[d.name]) else round(values[d.name], 1),
+             "convention": d.description} for d in defs]
+
+
+# --- time series ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class AngleSeries:
+    """Angles of one person over time.
+
+    Attributes:
+        track_id: the person's ID.
+        frames: (T,) frame indices.
+        times: (T,) seconds.
+        values: (T, A) degrees, NaN where an angle could not be measured.
+        names: the A angle names (columns of ``values``).
+    """
+
+    track_id: int
+    frames: np.ndarray
+    times: np.ndarray
+    values: np.ndarray
+    names: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def column(self, name: str) -> np.ndarray:
+        return self.values[:, self.names.index(name)]
+
+    def chart_data(self, names: Sequence[str] | None = None) -> dict[str, list]:
+        """Columns for a chart or table: ``{"time (s)": [...], "<label>": [...], ...}`` (labels of
+        :data:`ANGLES`; None where not measurable), for the angles ``names`` (default all)."""
+        names = list(self.names if names is None else names)
+        out: dict[str, list] = {"time (s)": [round(float(t), 4) for t in self.times]}
+        for name in names:
+            col = self.column(name)
+            d = ANGLES_BY_NAME.get(name)
+            out[d.label if d else name] = [None if not np.isfinite(v) else round(float(v), 2) for v in col]
+        return out
+
+    def summary(self) -> list[dict]:
+        """Per angle: ``{"angle", "label", "min", "max", "range", "mean", "frames"}`` (degrees; NaN-free: an angle
+        never measured has None values and ``frames`` = 0). ``range`` is the range of motion, max - min."""
+        rows = []
+        for i, name in enumerate(self.names):
+            col = self.values[:, i]
+            ok = col[np.isfinite(col)]
+            d = ANGLES_BY_NAME.get(name)
+            row = {"angle": name, "label": d.label if d else name, "frames": int(ok.size)}
+            if ok.size:
+                row.update(min=float(ok.min()), max=float(ok.max()), range=float(ok.max() - ok.min()),
+                           mean=float(ok.mean()))
+            else:
+                row.update(min=None, max=None, range=None, mean=None)
+            rows.append(row)
+        return rows
+
+
+@dataclass
+class Trajectory:
+    """One person's keypoints over a video.
+
+    Attributes:
+        track_id: the person's ID (``Pose.track_id``).
+        layout: layout name.
+        frames: (T,) frame indices where the person is present, increasing.
+        times: (T,) seconds.
+        keypoints: (T, K, 3) float32, x, y in pixels and confidence (0 where a keypoint is missing).
+        scores: (T,) pose scores.
+    """
+
+    track_id: int
+    layout: str
+    frames: np.ndarray
+    times: np.ndarray
+    keypoints: np.ndarray
+    scores: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    @property
+    def duration_s(self) -> float:
+        """Seconds between the first and the last frame the person is seen in."""
+        return float(self.times[-1] - self.times[0]) if len(self.times) else 0.0
+
+    def angles(self, definitions: Sequence[AngleDef | str] | None = None) -> AngleSeries:
+        defs = _defs(definitions)
+        return AngleSeries(self.track_id, self.frames, self.times,
+                           angles_array(self.keypoints, self.layout, defs), tuple(d.name for d in defs))
+
+    def poses(self) -> list[Pose]:
+        """The person's poses, one per frame of ``frames``."""
+        scores = self.scores if len(self.scores) == len(self.frames) else np.zeros(len(self.frames))
+        return [Pose(kp, float(s), self.layout, track_id=self.track_id) for kp, s in zip(self.keypoints, scores)]
+
+
+Frames = Iterable[tuple[int, float | None, Sequence[Pose]]]
+
+
+def trajectories(frames: Frames, fps: float | None = None) -> dict[int, Trajectory]:
+    """Group a video's ``(frame_index, time_s, poses)`` by person: ``{track_id: Trajectory}``, by increasing ID.
+
+    Poses without a ``track_id`` (untracked) are numbered by their place in the frame, 1..N (as tables and
+    overlays number people in one image); that is only meaningful when the frames were tracked. A time of
+    None is ``frame / fps`` (or the frame index when ``fps`` is not given).
+    """
+    acc: dict[int, dict] = {}
+    for index, t, poses in frames:
+        if t is None:
+            t = index / fps if fps else float(index)
+        for n, pose in enumerate(poses, 1):
+            tid = pose.track_id if pose.track_id is not None else n
+            a = acc.setdefault(tid, {"layout": pose.layout, "frames": [], "times": [], "kp": [], "scores": []})
+            if a["frames"] and a["frames"][-1] == index:
+                continue  # one pose per person per frame
+            a["frames"].append(int(index))
+            a["times"].append(float(t))
+            a["kp"].append(np.asarray(pose.keypoints, np.float32))
+            a["scores"].append(float(pose.score))
+    return {tid: Trajectory(tid, a["layout"], np.asarray(a["frames"], np.int64), np.asarray(a["times"]),
+                            np.stack(a["kp"]), np.asarray(a["scores"], np.float32))
+            for tid, a in sorted(acc.items())}
+
+
+def angle_series(frames: Frames, definitions: Sequence[AngleDef | str] | None = None,
+                 fps: float | None = None) -> dict[int, AngleSeries]:
+    """``{track_id: AngleSeries}`` for a video's ``(frame_index, time_s, poses)``; see :func:`trajectories`."""
+    return {tid: tr.angles(definitions) for tid, tr in trajectories(frames, fps).items()}
+
+
+__all__ = [
+    "ANGLES", "ANGLES_BY_NAME", "JOINT_ANGLES", "AngleDef", "AngleSeries", "Trajectory", "angle_series",
+    "angle_table", "angles", "angles_array", "points", "trajectories",
+]

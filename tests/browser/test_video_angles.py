@@ -1,0 +1,43 @@
+"""Video page after processing: people with their IDs, an angle chart, the range-of-motion table, the angle CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import cv2
+import pytest
+
+from clips import read_frames, write_clip  # tests/clips.py
+from conftest import VIDEOS  # tests/conftest.py
+from .conftest import download, metric, screenshot, upload, use_fast_model, wait_idle
+
+pytestmark = pytest.mark.browser
+
+
+def test_video_angles_chart_table_and_csv(new_page, tmp_path):
+    frames = [cv2.resize(f, (640, 360), interpolation=cv2.INTER_AREA) for f in read_frames(VIDEOS / "dance.avi", 100)]
+    clip = write_clip(tmp_path / "dance_2s.mp4", frames, fps=50)  # 2 s
+    page = new_page("/video")
+    use_fast_model(page)
+    upload(page, clip)
+    page.get_by_text("640×360").first.wait_for()
+    page.get_by_role("button", name="Process video").click()
+    assert metric(page, "Frames") == "100"
+    page.get_by_text("Joint angles over time").wait_for()
+    chart = page.get_by_test_id("stMain").locator("[data-testid='stVegaLiteChart'], [data-testid='stArrowVegaLiteChart']")
+    chart.first.wait_for()
+    wait_idle(page)
+    screenshot(page, "video_angles")
+    chart.first.scroll_into_view_if_needed()
+    screenshot(page, "video_angles_chart")
+    table = page.get_by_test_id("stDataFrame").first
+    table.wait_for()
+    data = download(page, "Download angles per frame (CSV)").decode()
+    rows = list(csv.DictReader(io.StringIO(data)))
+    assert rows and list(rows[0])[:4] == ["frame", "time", "person", "right_elbow"]
+    people = {r["person"] for r in rows}
+    assert 1 <= len(people) <= 20
+    assert {int(r["frame"]) for r in rows} <= set(range(100))
+    knees = [float(r["right_knee"]) for r in rows if r["right_knee"]]
+    assert knees and all(0 <= k <= 180 for k in knees)

@@ -1,0 +1,149 @@
+"""Tracking on synthetic sequences: crossing people keep their IDs, a missing person comes back, new people get
+new IDs. (Real media: tests/test_tracking_media.py.)"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from posekit.pose import Pose
+from posekit.tracking import Tracker, number_untracked
+
+from test_kinematics import STANDING, make_pose
+
+
+def person_at(x: float, y: float = 0.0, rng=None, jitter: float = 0.0, drop=()) -> Pose:
+    pts = {k: (vx - 100 + x, vy + y) for k, vx_vy in STANDING.items() for vx, vy in [vx_vy] if k not in drop}
+    pose = make_pose(pts)
+    if rng is not None and jitter:
+        vis = pose.keypoints[:, 2] > 0
+        pose.keypoints[vis, :2] += rng.normal(0, jitter, (int(vis.sum()), 2)).astype(np.float32)
+    return pose
+
+
+def id_switches(history: list[dict[str, int]]) -> int:
+    """Times a ground-truth person's ID differs from the ID it had before."""
+    switches, last = 0, {}
+    for frame in history:
+        for who, tid in frame.items():
+            if who in last and last[who] != tid:
+                switches += 1
+            last[who] = tid
+    return switches
+
+
+@pytest.mark.parametrize("occlude", [False, True])
+@pytest.mark.parametrize("speed", [4.0, 12.0])
+def test_two_people_crossing_keep_their_ids(occlude, speed):
+    """A walks right, B walks left along the same line: their boxes overlap for many frames and, at the middle,
+    their skeletons coincide; with ``occlude`` B, behind A, is not detected for 5 frames around the crossing."""
+    rng = np.random.default_rng(1)
+    tracker = Tracker()
+    history = []
+    n = int(400 / speed) + 1
+    mid = n // 2
+    for t in range(n):
+        a = person_at(100 + speed * t, rng=rng, jitter=1.5)
+        b = person_at(500 - speed * t, 4, rng=rng, jitter=1.5)
+        people = {"A": a, "B": b}
+        if occlude and abs(t - mid) <= 2:
+            del people["B"]
+        order = list(people.items())
+        if t % 2:
+            order.reverse()  # the estimator's order of people changes from frame to frame
+        tracker.update([p for _, p in order], t)
+        history.append({who: p.track_id for who, p in people.items()})
+    assert history[0]["A"] != history[0]["B"]
+    overlap = [t for t in range(n) if abs((100 + speed * t) - (500 - speed * t)) < 40]
+    assert len(overlap) >= 2  # the boxes (40 px wide) really overlap
+    assert id_switches(history) == 0
+    assert {history[-1]["A"], history[-1]["B"]} == {1, 2}
+    assert tracker.ids_issued == 2
+
+
+def test_missing_person_returns_with_same_id_and_new_person_gets_new_id():
+    tracker = Tracker(max_unseen=30)
+    ids = []
+    for t in range(60):
+        people = []
+        if not 10 <= t < 18:  # unseen for 8 frames (an occlusion)
+            people.append(person_at(100 + 3 * t))
+        if t >= 30:  # a newcomer far away
+            people.append(person_at(600, 10))
+        tracker.update(people, t)
+        ids.append([p.track_id for p in people])
+    assert all(i[0] == 1 for t, i in enumerate(ids) if not 10 <= t < 18)  # the walker kept ID 1 across the gap (predicted to where it came back)
+    assert all(i[1] == 2 for i in ids[30:])
+    assert tracker.ids_issued == 2
+
+
+def test_retired_ids_are_never_reused_and_one_missed_frame_keeps_the_id():
+    tracker = Tracker(max_unseen=5)
+    tracker.update([person_at(100)], 0)
+    tracker.update([], 1)  # a missed frame
+    assert tracker.update([person_at(101)], 2)[0].track_id == 1
+    for f in range(3, 12):
+        tracker.update([], f)  # gone for longer than max_unseen: retired
+    assert tracker.update([person_at(100)], 12)[0].track_id == 2  # same place, but a new ID
+    assert [t.id for t in tracker.tracks] == [2]
+
+
+def test_a_jump_across_the_image_is_a_new_person():
+    tracker = Tracker()
+    tracker.update([person_at(100)], 0)
+    assert tracker.update([person_at(900)], 1)[0].track_id == 2
+
+
+def test_partial_poses_and_frame_skips():
+    """Every 3rd frame only, the person losing half their joints: still one ID."""
+    tracker = Tracker()
+    for t in range(0, 60, 3):
+        drop = ("RWrist", "RElbow", "RKnee", "RAnkle", "Nose") if t % 2 else ("LWrist", "LHip", "LAnkle")
+        assert tracker.update([person_at(50 + 5 * t, drop=drop)], t)[0].track_id == 1
+
+
+def test_number_untracked_and_empty_pose():
+    tracker = Tracker()
+    empty = Pose(np.zeros((18, 3), np.float32), 0.0)
+    out = tracker.update([person_at(100), empty])
+    assert out[0].track_id == 1 and out[1].track_id is None
+    untracked = [person_at(100), person_at(300)]
+    assert number_untracked(untracked) == [1, 2]
+    assert number_untracked(out) == [1, 2]  # the empty pose gets its place
+
+
+class WalkingEstimator:
+    """Finds two people walking apart, with jitter: frame n (from the pixel value) shows them at 100 ± 3n."""
+
+    def __init__(self):
+        self.rng = np.random.default_rng(0)
+
+    def estimate(self, bgr):
+        n = int(bgr[0, 0, 0])
+        return [person_at(300 + 3 * n, rng=self.rng, jitter=2.0), person_at(100 - 3 * n + 600, 5, rng=self.rng,
+                                                                               jitter=2.0)][::1 if n % 2 else -1]
+
+
+def test_live_processor_tracks_and_smooths_per_session():
+    from posekit.live import LiveProcessor
+
+    live = LiveProcessor(WalkingEstimator())
+    ids, xs = [], []
+    for n in range(30):
+        frame = np.full((120, 160, 3), n, np.uint8)
+        live.submit(frame)
+        assert live.flush(5)
+        poses = live.latest().poses
+        ids.append(sorted(p.track_id for p in poses))
+        xs.append({p.track_id: p.keypoints[1, 0] for p in poses})
+    live.close()
+    assert all(i == [1, 2] for i in ids)
+    right = min(xs[0], key=xs[0].get)  # the one starting on the left walks right
+    left = 3 - right
+    assert np.all(np.diff([x[right] for x in xs[5:]]) > 0)  # smoothed, each ID still following its walker
+    assert np.all(np.diff([x[left] for x in xs[5:]]) < 0)
+    untracked = LiveProcessor(WalkingEstimator(), track=False)
+    untracked.submit(np.zeros((120, 160, 3), np.uint8))
+    assert untracked.flush(5)
+    assert all(p.track_id is None for p in untracked.latest().poses)
+    untracked.close()
