@@ -271,7 +271,6 @@ def _pretty_names(layout: Layout) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=None)
-@lru_cache(maxsize=None)
 def _face_mask(layout: Layout) -> np.ndarray:
     return np.array([_base(n) in FACE for n in layout.keypoints])
 

@@ -16,7 +16,7 @@ import warnings
 from ..errors import PosekitError
 
 #: Subcommand modules, in the order `--help` lists them.
-COMMANDS = ["estimate", "video", "match", "compare", "models", "angles"]
+COMMANDS = ["estimate", "video", "match", "compare", "models", "angles", "batch"]
 
 
 def add_model_options(parser: argparse.ArgumentParser, *, threshold: bool = True) -> None:
