@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 
 from posekit import MODELS, ModelError, PoseEstimator, PosekitError
-from posekit.backends import BACKENDS, availability
+from posekit.backends import BACKENDS, DEFAULT_BACKEND, availability, plain_reason
 from posekit.draw import draw_poses
 from posekit.draw import draw_person_labels
 from posekit.errors import InvalidInputError
@@ -27,7 +27,7 @@ DEFAULT_MODEL = "mobilenet_v2_1.4" if "mobilenet_v2_1.4" in SLIDER_MODELS else S
 #: The sidebar's accuracy choice -> the estimator's scales (bench/bench_accuracy.py: AP 0.56 -> 0.58).
 ACCURACY_SCALES = {"Standard": (1.0,), "Extra (slower)": (1.25, 0.75)}
 #: Backends offered in the sidebar, in this order (those the registry knows).
-BACKEND_CHOICES = [b for b in ("cpu", "cuda", "cuda-fp16", "ort", "ort-cuda", "openvino", "openvino-bf16")
+BACKEND_CHOICES = [b for b in (DEFAULT_BACKEND, "cpu", "cuda", "cuda-fp16", "ort", "ort-cuda", "openvino", "openvino-bf16")
                    if b in BACKENDS]
 
 
@@ -124,8 +124,9 @@ def sidebar(page: str = "") -> Settings:
         BACKEND_CHOICES,
         format_func=_backend_label,
         key="sb_backend",
-        help="Where the network runs. One that is not available here falls back to the CPU, and says so. "
-             "OpenVINO bf16 is the fastest on recent Intel CPUs, a little less precise.",
+        help="Where the network runs. Automatic picks the fastest one installed on this computer. One that "
+             "cannot run here falls back to another, and says so. OpenVINO bf16 is faster still on recent "
+             "CPUs, a little less precise.",
     )
     accuracy = sb.radio(
         "Accuracy", list(ACCURACY_SCALES), horizontal=True, key="sb_accuracy",
@@ -174,7 +175,14 @@ def _backend_status(container, settings: Settings) -> None:
         return
     active = BACKENDS[est.backend].label if est.backend in BACKENDS else est.backend
     if est.backend != settings.backend and est.backend_message:
-        container.warning(f"Running on **{active}**: {est.backend_message}", icon=":material/warning:")
+        # One plain sentence; the technical reason (packages, drivers) folded away for whoever needs it.
+        container.warning(f"{BACKENDS[settings.backend].label} {plain_reason(settings.backend, est.name)}, so "
+                          f"**{est.name}** runs on **{active}** instead.", icon=":material/warning:")
+        with container.expander("Details"):
+            st.caption(est.backend_message)
+    elif settings.backend == DEFAULT_BACKEND:
+        container.caption(f"Running **{est.name}** on **{active}**, chosen automatically: the fastest engine "
+                          "installed here.")
     else:
         container.caption(f"Running **{est.name}** on **{active}**.")
 

@@ -8,7 +8,7 @@ st.title("posekit", anchor=False)
 st.markdown(
     "Multi-person **2D pose estimation** and **pose matching** in your browser. Every person in a photo, "
     "a video or your webcam gets a skeleton of 18 keypoints (OpenPose's COCO layout), found by an "
-    "OpenPose-style network (MobileNetV2 backbone, heatmaps + part affinity fields) running in OpenCV DNN."
+    "OpenPose-style network (MobileNetV2 backbone, heatmaps + part affinity fields)."
 )
 
 cards = [
@@ -33,7 +33,7 @@ for row in (cards[:2], cards[2:4], cards[4:]):
 st.divider()
 st.markdown(
     "**Settings** in the sidebar apply to every page: the model (from the fastest, ×0.5, to the most "
-    "accurate, ×1.4), the backend (CPU, or CUDA when OpenCV was built with it; the sidebar shows what "
-    "really runs), the keypoint threshold and how skeletons are drawn.\n\n"
+    "accurate, ×1.4), where the network runs (Automatic picks the fastest engine installed; the "
+    "sidebar shows what really runs), the keypoint threshold and how skeletons are drawn.\n\n"
     "Everything runs on this server; uploads stay in your session and are not stored."
 )

@@ -18,7 +18,8 @@ st.caption("Upload a photo with one or more people. The skeletons are drawn at t
 
 upload = common.upload_image("Photo", key="image_upload", help="JPEG, PNG, BMP or WebP, up to 50 megapixels.")
 if upload is None:
-    st.info("Upload a photo to start.", icon=":material/upload:")
+    if st.session_state.get("image_upload") is None:  # nothing uploaded (a bad file has its error shown alone)
+        st.info("Upload a photo to start.", icon=":material/upload:")
     st.stop()
 
 img, name, image_key = upload

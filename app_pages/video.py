@@ -31,8 +31,13 @@ if f is None:
     st.stop()
 
 
+def _saved_name() -> str:
+    """The name of the upload's temporary copy (the extension kept: FFmpeg guesses formats by it)."""
+    return "input" + Path(f.name).suffix.lower()
+
+
 def _save_upload(tmpdir: str) -> Path:
-    path = Path(tmpdir) / ("input" + Path(f.name).suffix.lower())
+    path = Path(tmpdir) / _saved_name()
     with open(path, "wb") as out:
         f.seek(0)
         shutil.copyfileobj(f, out, 1 << 20)
@@ -44,11 +49,17 @@ def _probe():
         return probe(_save_upload(tmp))
 
 
+def _error(exc: InvalidInputError) -> None:
+    """The message with the uploaded file's name, not the name of its temporary copy."""
+    text = str(exc).replace(_saved_name(), f.name)
+    st.error(text, icon=":material/error:")
+    st.stop()
+
+
 try:
     info = common.memo("video_info", f.file_id, _probe)
 except InvalidInputError as exc:
-    st.error(str(exc), icon=":material/error:")
-    st.stop()
+    _error(exc)
 
 w, h = info.display_size
 st.write(f"**{f.name}**: {w}×{h}, {info.fps:.3g} fps, about {info.frames} frames, "
@@ -59,8 +70,9 @@ with st.form("video_options", border=True):
     longest = min(MAX_SECONDS, max(1, int(info.duration_s + 0.999)))
     max_seconds = c1.number_input("Process at most (seconds)", 1, MAX_SECONDS, longest, key="video_seconds",
                                   help=f"At most {MAX_SECONDS} s per run.")
-    every = c2.number_input("Estimate every k-th frame", 1, 30, 1, key="video_every",
-                            help="1 = every frame. Higher is faster; frames between reuse the last skeletons.")
+    every = c2.number_input("Analyse 1 frame out of every…", 1, 30, 1, key="video_every",
+                            help="1 analyses every frame. 2 analyses every other frame and takes about half the "
+                                 "time; the frames in between show the skeletons of the last analysed frame.")
     heights = ["original"] + [x for x in HEIGHTS if x < h]
     height = c3.selectbox("Output resolution", heights, key="video_height",
                           format_func=lambda x: f"original ({w}×{h})" if x == "original" else f"{x}p")
@@ -103,8 +115,7 @@ if submitted:
                 keypoints_path=kp_path, keypoints_format=kp_format, progress=on_progress, on_frame=on_frame)
         except InvalidInputError as exc:
             bar.empty()
-            st.error(str(exc), icon=":material/error:")
-            st.stop()
+            _error(exc)
         st.session_state["video_result"] = {
             "options": options,
             "name": common.stem(f.name),

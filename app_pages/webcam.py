@@ -47,8 +47,9 @@ live.threshold = settings.threshold
 live.renderer = settings.renderer
 
 st.title("Live pose estimation", anchor=False)
-st.caption("Press **START** and allow the camera. Frames the network cannot keep up with are skipped, so the "
-           "picture never lags behind; the skeletons update as fast as the network runs.")
+st.caption("Press **START** and allow the camera. When the camera is faster than the analysis, some frames "
+           "are shown without being analysed, so the picture never lags behind; the skeletons update as fast as "
+           "the analysis runs.")
 
 video_col, side_col = st.columns([3, 2])
 with video_col:
@@ -97,9 +98,11 @@ def show_stats() -> None:
     s = live.stats()
     with stats_box.container(border=True):
         c1, c2, c3 = st.columns(3)
-        c1.metric("Processing fps", f"{s.fps:.1f}")
+        c1.metric("Speed", f"{s.fps:.1f}/s", help="Frames analysed per second.")
         c2.metric("People", s.people)
-        c3.metric("Skipped", s.dropped, help="Camera frames skipped because the network was still busy: the video never lags.")
+        c3.metric("Not analysed", s.dropped,
+                  help="Camera frames shown without being analysed, because the camera is faster than the "
+                       "analysis: while one frame is analysed, newer ones pass by, so the picture never lags behind.")
         if live.reference is not None:
             if s.match is None:
                 st.metric("Similarity", "–", help="Nobody in view yet.")

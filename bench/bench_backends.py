@@ -58,6 +58,35 @@ def tflite_runner(path: Path, threads: int):
     return run
 
 
+def network_macs(onnx_path: Path) -> float:
+    """Multiply-accumulates of one forward (convolutions), counted on the graph OpenVINO reads."""
+    try:
+        import openvino as ov
+    except ImportError:
+        return 0.0
+    total = 0
+    for op in ov.Core().read_model(str(onnx_path)).get_ordered_ops():
+        kind = op.get_type_name()
+        if kind not in ("Convolution", "GroupConvolution"):
+            continue
+        out, w = op.get_output_shape(0), op.input_value(1).get_shape()
+        per_output = w[1] * w[2] * w[3] if kind == "Convolution" else w[2] * w[3] * w[4]
+        total += out[1] * out[2] * out[3] * per_output
+    return float(total)
+
+
+def sgemm_rate(seconds: float = 2.0, n: int = 1536) -> float:
+    """Float32 multiply-accumulates per second numpy's BLAS reaches on a large matrix product: about what
+    this CPU's float32 units can do."""
+    a = np.random.default_rng(0).standard_normal((n, n), np.float32)
+    a @ a
+    calls, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        a @ a
+        calls += 1
+    return calls * n**3 / (time.perf_counter() - t0)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="mobilenet_v2_1.4")
@@ -82,6 +111,11 @@ def main() -> None:
     if tfl is not None:
         runners["tflite interpreter"] = lambda: tfl(x_nhwc)
 
+    from posekit.models import model_dir  # noqa: PLC0415
+
+    onnx_file = model_dir() / spec.onnx_filename_for(None)
+    macs = network_macs(onnx_file) if onnx_file.exists() else 0.0
+    peak = [sgemm_rate()]
     times = {k: [] for k in runners}
     for _ in range(args.repeat):
         for k, run in runners.items():
@@ -91,14 +125,21 @@ def main() -> None:
                 t0 = time.perf_counter()
                 run()
                 times[k].append(time.perf_counter() - t0)
+    peak.append(sgemm_rate())
+    peak = max(peak)
     base = statistics.median(times["tflite interpreter"]) if "tflite interpreter" in times else None
     print(f"model {spec.name} at {spec.input_size[0]}x{spec.input_size[1]}, {threads} threads, "
           f"OpenCV {cv2.__version__}, {args.repeat} rounds of {args.block} calls each")
-    print(f"{'runtime':20s} {'median ms':>10s} {'best ms':>8s} {'x tflite':>9s}")
+    print(f"{'runtime':20s} {'median ms':>10s} {'best ms':>8s} {'x tflite':>9s} {'GMAC/s best':>12s} {'x sgemm':>8s}")
     for k, v in times.items():
         med = statistics.median(v) * 1e3
         ratio = f"{med / (base * 1e3):9.2f}" if base else "      n/a"
-        print(f"{k:20s} {med:10.1f} {min(v) * 1e3:8.1f} {ratio}")
+        rate = macs / min(v) / 1e9 if macs else 0.0
+        print(f"{k:20s} {med:10.1f} {min(v) * 1e3:8.1f} {ratio} {rate:12.1f} {rate * 1e9 / peak:8.2f}")
+    if macs:
+        print(f"one forward = {macs / 1e9:.2f} GMAC; numpy float32 matrix product here: {peak / 1e9:.1f} GMAC/s. "
+              "A float32 runtime near 'x sgemm' 1.0 is at this CPU's float32 limit; above it only lower "
+              "precision (int8, bf16) can go")
     posekit = {k: statistics.median(v) for k, v in times.items() if k.startswith("posekit")}
     if base:
         best = min(posekit, key=posekit.get)

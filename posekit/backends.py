@@ -2,6 +2,7 @@
 
 | name        | engine        | device                                   |
 |-------------|---------------|------------------------------------------|
+| auto        | the fastest float32 engine that runs here (the default; see ``AUTO_ORDER``) |   |
 | cpu         | OpenCV DNN    | CPU                                      |
 | cuda        | OpenCV DNN    | NVIDIA GPU, FP32 (needs OpenCV built with CUDA)   |
 | cuda-fp16   | OpenCV DNN    | NVIDIA GPU, FP16 (needs OpenCV built with CUDA)   |
@@ -15,6 +16,12 @@ ONNX Runtime) falls back along its ``fallback`` chain (``ort-cuda`` -> ``ort`` -
 ``openvino-bf16`` -> ``openvino`` -> ``cpu``, the rest -> ``cpu``): a warning is issued once per reason, and
 the runner reports the backend really used and why in ``backend`` and ``message``.
 
+``auto`` (the default) tries ``AUTO_ORDER`` once, when the estimator is built: a GPU engine that really runs
+(``ort-cuda``, then OpenCV's ``cuda``), else OpenVINO (float32; the fastest on a CPU, ``bench/bench_backends.py``),
+else ONNX Runtime, else OpenCV DNN. A CMU Caffe model runs on OpenCV DNN (``cpu``), the only engine that reads
+it. Passing over an engine that is not installed is not an error, so ``auto`` warns about nothing; ``backend`` says
+what it chose.
+
 ``openvino-bf16`` trades precision for speed the way ``cuda-fp16`` does: its maps drift from the float
 reference by up to about 0.08 (float backends: 0.04), and the keypoints it finds stay within a fraction of a
 grid cell of the float ones (tests/test_estimator.py measures both).
@@ -23,6 +30,8 @@ grid cell of the float ones (tests/test_estimator.py measures both).
 from __future__ import annotations
 
 import logging
+import threading
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +48,7 @@ log = logging.getLogger("posekit")
 class Backend:
     name: str
     label: str
-    engine: str  # "opencv" | "ort" | "openvino"
+    engine: str  # "opencv" | "ort" | "openvino" | "auto"
     cv_backend: int = cv2.dnn.DNN_BACKEND_OPENCV
     cv_target: int = cv2.dnn.DNN_TARGET_CPU
     providers: tuple[str, ...] = ()
@@ -49,6 +58,7 @@ class Backend:
 
 
 BACKENDS: dict[str, Backend] = {b.name: b for b in (
+    Backend("auto", "Automatic (fastest here)", "auto", fallback=None),
     Backend("cpu", "CPU (OpenCV)", "opencv", fallback=None),
     Backend("cuda", "CUDA (OpenCV)", "opencv", cv2.dnn.DNN_BACKEND_CUDA, cv2.dnn.DNN_TARGET_CUDA, gpu=True),
     Backend("cuda-fp16", "CUDA FP16 (OpenCV)", "opencv", cv2.dnn.DNN_BACKEND_CUDA, cv2.dnn.DNN_TARGET_CUDA_FP16,
@@ -59,6 +69,11 @@ BACKENDS: dict[str, Backend] = {b.name: b for b in (
     Backend("openvino", "CPU (OpenVINO)", "openvino"),
     Backend("openvino-bf16", "CPU bf16 (OpenVINO)", "openvino", precision="bf16", fallback="openvino"),
 )}
+
+#: What ``auto`` tries, in this order: GPU engines that really run, then the CPU engines fastest first.
+#: Float32 only: ``openvino-bf16`` is faster still on CPUs with native bfloat16 but less precise (README).
+AUTO_ORDER = ("ort-cuda", "cuda", "openvino", "ort", "cpu")
+DEFAULT_BACKEND = "auto"
 
 _warned: set[str] = set()
 
@@ -114,6 +129,8 @@ def openvino_cpu_capabilities() -> list[str]:
 def availability(name: str) -> str | None:
     """None when the backend can run here, else the reason it cannot (and what to do)."""
     b = get_backend(name)
+    if b.engine == "auto":
+        return None
     if b.engine == "opencv" and b.gpu and not opencv_has_cuda():
         return ("the installed OpenCV has no CUDA support (the pip wheels are CPU-only) or sees no NVIDIA GPU; "
                 "build OpenCV with CUDA (see README, 'CUDA') or use backend 'ort-cuda' with onnxruntime-gpu")
@@ -128,6 +145,22 @@ def availability(name: str) -> str | None:
     if b.engine == "openvino" and b.precision == "bf16" and "BF16" not in openvino_cpu_capabilities():
         return "this CPU has no native bfloat16 (AVX512-BF16 or AMX)"
     return None
+
+
+def plain_reason(name: str, model: str | None = None) -> str:
+    """Why backend ``name`` cannot run here, as words for someone who does not program ("... is not
+    installed"), to follow the backend's label in a sentence; :func:`availability` has the technical reason."""
+    b = get_backend(name)
+    reason = availability(name)
+    if reason is None:
+        if b.engine in ("ort", "openvino") and model is not None:
+            return f"cannot run the model {model}"
+        return "could not start on this computer"
+    if b.gpu:
+        return "needs an NVIDIA graphics card that this computer does not offer to it"
+    if b.precision == "bf16" and b.engine == "openvino" and openvino_available():
+        return "needs a processor that computes in bfloat16, and this one does not"
+    return "is not installed on this computer"
 
 
 def _fallback(requested: str, reason: str, instead: Backend) -> str:
@@ -186,22 +219,66 @@ class OrtRunner:
 class OpenVINORunner:
     """Runs the ONNX graph with OpenVINO on the CPU at the given precision. Float32 unless asked: left to
     itself OpenVINO picks bf16 on CPUs with AMX, which is about twice as fast but drifts further from the
-    reference (see the module docstring)."""
+    reference (see the module docstring).
+
+    Safe to call from several threads at once (``thread_safe``: the estimator need not serialise it). One call
+    at a time runs on all cores (latency mode: one inference split across the threads). When calls overlap (the
+    video pipeline estimates frames ahead in worker threads) they run side by side instead, each on one core of
+    a second, throughput-compiled model (one stream per core): on 2 cores that keeps both busy while decoding and
+    encoding take their share, where one inference split across both cores stalls whenever either core is taken.
+    """
 
     engine = "openvino"
     problem: str | None = None
+    thread_safe = True
+    #: Seconds after the last overlap during which calls keep running side by side.
+    OVERLAP_HOLD = 1.0
 
     def __init__(self, path: Path, precision: str = "f32", threads: int | None = None):
         import openvino as ov  # noqa: PLC0415
 
-        core = ov.Core()
-        config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": precision,
-                  "INFERENCE_NUM_THREADS": threads or max(1, cv2.getNumThreads())}
-        self.compiled = core.compile_model(str(path), "CPU", config)
+        self._core = ov.Core()
+        self._model = self._core.read_model(str(path))
+        self._threads = threads or max(1, cv2.getNumThreads())
+        # No CPU pinning: on a machine shared with other work (the app's own threads, other programs) a pinned
+        # worker waits for its core while another core idles.
+        self._config = {"INFERENCE_PRECISION_HINT": precision, "INFERENCE_NUM_THREADS": self._threads,
+                        "ENABLE_CPU_PINNING": False}
+        self.compiled = self._core.compile_model(self._model, "CPU", {**self._config, "PERFORMANCE_HINT": "LATENCY"})
         self.request = self.compiled.create_infer_request()
+        self._latency_lock = threading.Lock()
+        self._state = threading.Lock()
+        self._in_flight = 0
+        self._overlap_at = -1e9
+        self._side_by_side = None  # compiled on the first overlap
+        self._local = threading.local()
+
+    def _side_by_side_request(self):
+        req = getattr(self._local, "request", None)
+        if req is None:
+            with self._state:
+                if self._side_by_side is None:
+                    self._side_by_side = self._core.compile_model(
+                        self._model, "CPU", {**self._config, "PERFORMANCE_HINT": "THROUGHPUT",
+                                             "NUM_STREAMS": self._threads})
+            req = self._local.request = self._side_by_side.create_infer_request()
+        return req
 
     def __call__(self, blob: np.ndarray) -> np.ndarray:
-        return np.array(self.request.infer({0: blob})[0][0], copy=True)
+        with self._state:
+            self._in_flight += 1
+            now = time.monotonic()
+            if self._in_flight > 1:
+                self._overlap_at = now
+            side_by_side = self._threads > 1 and now - self._overlap_at < self.OVERLAP_HOLD
+        try:
+            if side_by_side:
+                return np.array(self._side_by_side_request().infer({0: blob})[0][0], copy=True)
+            with self._latency_lock:
+                return np.array(self.request.infer({0: blob})[0][0], copy=True)
+        finally:
+            with self._state:
+                self._in_flight -= 1
 
 
 def load_net(spec, weights: Path | None, config: Path | None) -> cv2.dnn.Net:
@@ -234,12 +311,13 @@ def create_runner(spec, backend: str, *, weights: Path | None, config: Path | No
                   net: cv2.dnn.Net | None = None):
     """(runner, backend name really used, message or None) for ``spec`` on the requested backend: the first
     backend along the requested one's fallback chain that can run, and says it does once started."""
-    chosen = requested = get_backend(backend)
+    requested = get_backend(backend)
+    if requested.engine == "auto":
+        return _create_auto(spec, weights=weights, config=config, net=net)
+    chosen = requested
     reasons = []
     while True:
-        reason = availability(chosen.name)
-        if reason is None and chosen.engine != "opencv" and (net is not None or spec.format not in ("tflite", "tfjs")):
-            reason = f"{chosen.label} runs the converted MobileNetV2 and MoveNet models only"
+        reason = _cannot_run(chosen, spec, net)
         if reason is None:
             runner = _make_runner(chosen, spec, weights, config, net)
             reason = runner.problem
@@ -250,3 +328,46 @@ def create_runner(spec, backend: str, *, weights: Path | None, config: Path | No
         reasons.append(reason)
         chosen = BACKENDS[chosen.fallback]
     return runner, chosen.name, _fallback(requested.name, "; ".join(reasons), chosen) if reasons else None
+
+
+def _cannot_run(chosen: Backend, spec, net) -> str | None:
+    reason = availability(chosen.name)
+    if reason is None and chosen.engine != "opencv" and (net is not None or spec.format not in ("tflite", "tfjs")):
+        reason = f"{chosen.label} runs the converted MobileNetV2 and MoveNet models only"
+    return reason
+
+
+def _ort_gpu_installed() -> bool:
+    """Whether the installed ONNX Runtime is a GPU build (it ships the CUDA provider library), found on disk
+    without importing onnxruntime."""
+    import importlib.util  # noqa: PLC0415
+
+    try:
+        spec = importlib.util.find_spec("onnxruntime")
+    except (ImportError, ValueError):
+        return False
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    return any(any(Path(loc, "capi").glob("*providers_cuda*")) for loc in spec.submodule_search_locations)
+
+
+def _create_auto(spec, *, weights: Path | None, config: Path | None, net: cv2.dnn.Net | None):
+    """``auto``: the first backend of AUTO_ORDER that runs this model here (no warning: passing over an engine
+    that is not installed is expected), so the message is None."""
+    skipped = []
+    for name in AUTO_ORDER:
+        chosen = BACKENDS[name]
+        if chosen.engine == "ort" and chosen.gpu and not _ort_gpu_installed():
+            # Not even importing onnxruntime to ask: it is not needed when OpenVINO runs, and importing it
+            # leaves a session file in the temporary folder.
+            skipped.append(f"{name}: onnxruntime-gpu is not installed")
+            continue
+        reason = _cannot_run(chosen, spec, net)
+        if reason is None:
+            runner = _make_runner(chosen, spec, weights, config, net)
+            reason = runner.problem
+            if reason is None:
+                log.info("auto: %s runs %s (passed over: %s)", chosen.name, spec.name, "; ".join(skipped) or "-")
+                return runner, chosen.name, None
+        skipped.append(f"{name}: {reason}")
+    raise ModelError(f"no backend can run {spec.name}: {'; '.join(skipped)}")  # pragma: no cover - cpu runs all

@@ -121,14 +121,32 @@ def draw_poses(
                 thick = max(1, int(round(lw * (0.5 + sev))))
                 cv2.circle(img, tuple(map(int, pts[k])), ring_r, color, thick, cv2.LINE_AA)
         if labels:
-            scale = max(0.35, lw / 5.0)
-            thick = max(1, lw // 3)
+            scale = label_scale(img.shape)
             for k in np.flatnonzero(ok):
-                org = (int(pts[k][0]) + r + 2, int(pts[k][1]) - r - 2)
-                text = pretty_name(layout.keypoints[k])
-                cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thick + 2, cv2.LINE_AA)
-                cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thick, cv2.LINE_AA)
+                draw_keypoint_label(img, pretty_name(layout.keypoints[k]), (int(pts[k][0]) + r + 2, int(pts[k][1])),
+                                    scale)
     return img
+
+
+def label_scale(shape: Sequence[int]) -> float:
+    """Font scale of keypoint labels for an image of this shape: about 1/45 of its shorter side in height
+    (readable on a phone photo and on a 4K frame alike), never below 0.4 (12-pixel letters)."""
+    return max(0.4, min(shape[0], shape[1]) / 1350.0)
+
+
+def draw_keypoint_label(img: np.ndarray, text: str, anchor: tuple[int, int], scale: float) -> None:
+    """White text on a dark box, its left edge at ``anchor`` and centred on it vertically, kept inside the
+    image: readable on any background."""
+    font, thick = cv2.FONT_HERSHEY_SIMPLEX, max(1, int(round(scale * 1.6)))
+    (tw, th), base = cv2.getTextSize(text, font, scale, thick)
+    pad = max(2, int(round(th * 0.3)))
+    h, w = img.shape[:2]
+    x = int(np.clip(anchor[0], 0, max(0, w - tw - 2 * pad)))
+    y = int(np.clip(anchor[1] - (th + base) // 2 - pad, 0, max(0, h - th - base - 2 * pad)))
+    x1, y1 = x + tw + 2 * pad, y + th + base + 2 * pad
+    box = img[y:y1, x:x1]
+    box[...] = (box.astype(np.uint16) * 2 // 7).astype(np.uint8)  # darken to 2/7: the photo shows faintly through
+    cv2.putText(img, text, (x + pad, y + pad + th), font, scale, (255, 255, 255), thick, cv2.LINE_AA)
 
 
 def _resize_map(m: np.ndarray, shape: Sequence[int], what: str) -> np.ndarray:

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from . import grouping
-from .backends import create_runner, get_backend
+from .backends import DEFAULT_BACKEND, create_runner, get_backend
 from .errors import InvalidInputError, ModelError
 from .layouts import Layout, get_layout
 from .models import DEFAULT_MODEL, ModelSpec, get_model, resolve, resolve_config
@@ -160,7 +160,8 @@ class PoseEstimator:
 
     Args:
         model: a registry name (see ``posekit.models.MODELS``) or a ModelSpec.
-        backend: a name in ``posekit.backends.BACKENDS``: "cpu", "cuda", "cuda-fp16", "ort", "ort-cuda",
+        backend: a name in ``posekit.backends.BACKENDS``: "auto" (default: the fastest float32 engine installed,
+            chosen once; ``backend`` then names it), "cpu", "cuda", "cuda-fp16", "ort", "ort-cuda",
             "openvino" or "openvino-bf16". Unavailable ones fall back (to "cpu" in the end) with a warning;
             ``backend`` then says what really runs and ``backend_message`` why.
         threshold: minimum heatmap peak for a keypoint.
@@ -186,7 +187,7 @@ class PoseEstimator:
     #: Converted graphs kept compiled at once (ONNX Runtime and OpenVINO need one per input size).
     MAX_RUNNERS = 12
 
-    def __init__(self, model: str | ModelSpec = DEFAULT_MODEL, backend: str = "cpu", threshold: float = 0.1, *,
+    def __init__(self, model: str | ModelSpec = DEFAULT_MODEL, backend: str = DEFAULT_BACKEND, threshold: float = 0.1, *,
                  paf_threshold: float = 0.05, min_keypoints: int = 4,
                  input_size: tuple[int, int] | str | None = "auto", scales: Sequence[float] = (1.0,),
                  net: cv2.dnn.Net | None = None, download: bool = True, refine: str | None = None,
@@ -288,10 +289,13 @@ class PoseEstimator:
         return runner
 
     def forward(self, blob: np.ndarray) -> np.ndarray:
-        """The bare network: an NCHW blob in, the (C, h, w) output out. Serialised across threads."""
+        """The bare network: an NCHW blob in, the (C, h, w) output out. Serialised across threads, except on runners that are safe to share (OpenVINO)."""
         size = (int(blob.shape[3]), int(blob.shape[2]))
         with self._lock:
-            return self._runner(size)(blob)
+            runner = self._runner(size)
+            if not getattr(runner, "thread_safe", False):
+                return runner(blob)
+        return runner(blob)  # safe to call from several threads at once (OpenVINO's runner)
 
     def _infer_once(self, image: np.ndarray, scale: float, timings: dict[str, float]
                     ) -> tuple[np.ndarray, Letterbox]:

@@ -41,7 +41,7 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path):
         (["estimate", junk, "--model", "mobilenet_v2_0.5"], "junk.jpg"),
         (["estimate", IMAGES / "p3.jpg", "--model", "nope"], "invalid choice"),
         (["estimate", IMAGES / "p3.jpg", "--threshold", "abc"], "invalid float"),
-        (["models", "path", "openpose_coco"], "not in"),
+        (["models", "path", "openpose_coco"], "run: python -m posekit models download openpose_coco"),
     ]
     for args, text in cases:
         r = run(*args)

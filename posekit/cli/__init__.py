@@ -23,13 +23,13 @@ def add_model_options(parser: argparse.ArgumentParser, *, threshold: bool = True
                       refine_passes: int = 1) -> None:
     """--model / --backend (/ --threshold) (/ --refine, with ``refine`` and ``refine_passes`` the defaults),
     shared by the subcommands that run a network."""
-    from ..backends import BACKENDS
+    from ..backends import BACKENDS, DEFAULT_BACKEND
     from ..models import DEFAULT_MODEL, FIRST_STAGE_MODELS
 
     parser.add_argument("--model", default=DEFAULT_MODEL, choices=FIRST_STAGE_MODELS,
                         help="network (default: %(default)s)")
-    parser.add_argument("--backend", default="cpu", choices=list(BACKENDS),
-                        help="where the network runs (default: %(default)s)")
+    parser.add_argument("--backend", default=DEFAULT_BACKEND, choices=list(BACKENDS),
+                        help="where the network runs (default: %(default)s, the fastest engine installed)")
     if threshold:
         parser.add_argument("--threshold", type=float, default=0.1, help="keypoint threshold (default: %(default)s)")
     if refine is not None:

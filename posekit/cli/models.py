@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..errors import ModelError
 from ..models import MODELS, get_model, is_downloaded, model_dir, print_progress, resolve, resolve_config
 
 
@@ -37,5 +38,8 @@ def _download(args: argparse.Namespace) -> int:
 
 def _path(args: argparse.Namespace) -> int:
     spec = get_model(args.name)
+    if not is_downloaded(spec.name):
+        raise ModelError(f"{spec.name} is not downloaded yet (model directory: {model_dir()}); "
+                         f"run: python -m posekit models download {spec.name}")
     print(resolve(spec, download_missing=False))
     return 0
