@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 import av  # noqa: E402
 import cv2  # noqa: E402
 
+from bench_video import rate  # noqa: E402  (bench/ is on sys.path when a bench runs as a script)
 from posekit import PoseEstimator  # noqa: E402
 from posekit.draw import draw_poses  # noqa: E402
 from posekit.live import LiveProcessor  # noqa: E402
@@ -50,13 +51,6 @@ def webcam_frames(path: Path, size=(640, 480), limit: int = 120) -> list[av.Vide
     return frames
 
 
-def rate(fn, seconds: float, min_runs: int = 5) -> float:
-    fn()
-    n, t0 = 0, time.perf_counter()
-    while n < min_runs or time.perf_counter() - t0 < seconds:
-        fn()
-        n += 1
-    return n / (time.perf_counter() - t0)
 
 
 def live_run(est, frames, camera_fps: float, seconds: float) -> tuple[float, int, int, float]:

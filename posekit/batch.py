@@ -442,8 +442,11 @@ def _move_into_place(src: Path, dst: Path, stage: Path) -> None:
 # ------------------------------------------------------------------------------------------------------ engines
 
 
-def _died(attempts: int, what: str) -> str:
-    return f"{what} while processing it ({attempts} attempt{'s' if attempts != 1 else ''})"
+def _died(item: "Item", attempts: int, what: str, settings: "Settings") -> Result:
+    """The manifest row of an item whose worker died ``attempts`` times while processing it."""
+    reason = f"{what} while processing it ({attempts} attempt{'s' if attempts != 1 else ''})"
+    return Result(item.key, FAILED, reason, "worker", settings_hash=settings.hash(), attempts=attempts,
+                  size=item.size, mtime_ns=item.mtime_ns, source=item.source, finished_at=_now())
 
 
 # Local process pool: one Worker per process, made by the initializer.
@@ -533,9 +536,7 @@ class LocalEngine:
                             notes[item.key] = f"retried: {what}"
                             pending.appendleft(item)
                             continue
-                        res = Result(item.key, FAILED, _died(attempts[item.key], what), "worker",
-                                     settings_hash=settings.hash(), attempts=attempts[item.key], size=item.size,
-                                     mtime_ns=item.mtime_ns, source=item.source, finished_at=_now())
+                        res = _died(item, attempts[item.key], what, settings)
                     except PosekitError as exc:
                         raise PosekitError(str(exc)) from None
                     if item.key in notes:
@@ -698,9 +699,7 @@ class RayEngine:
                             notes[item.key] = f"retried: {what}"
                             pending.appendleft(item)
                             continue
-                        res = Result(item.key, FAILED, _died(attempts[item.key], what), "worker",
-                                     settings_hash=settings.hash(), attempts=attempts[item.key], size=item.size,
-                                     mtime_ns=item.mtime_ns, source=item.source, finished_at=_now())
+                        res = _died(item, attempts[item.key], what, settings)
                     else:
                         completed_by.add(actor)
                         idle.append(actor)

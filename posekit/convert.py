@@ -259,7 +259,12 @@ def tflite_to_onnx(src: str | os.PathLike, dst: str | os.PathLike, *,
                    input_size: tuple[int, int] | None = None) -> Path:
     """Convert the TFLite file ``src`` into the ONNX file ``dst``, written atomically. Returns ``dst``."""
     src, dst = Path(src), Path(dst)
-    model = tflite_to_onnx_model(src.read_bytes(), input_size=input_size)
+    return write_onnx(tflite_to_onnx_model(src.read_bytes(), input_size=input_size), dst)
+
+
+def write_onnx(model, dst: str | os.PathLike) -> Path:
+    """Write an ONNX model to ``dst`` atomically (a ``.part`` file beside it, then a rename). Returns ``dst``."""
+    dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=dst.name + ".", suffix=".part", dir=dst.parent)
     try:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -336,14 +335,6 @@ def tfjs_to_onnx(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
     if model_json.get("format") != "graph-model" or "modelTopology" not in model_json:
         raise ValueError(f"{src.name} is not a TF.js graph model")
     weights = load_weights(model_json, src.parent)
-    model = tfjs_to_onnx_model(model_json, weights)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=dst.name + ".", suffix=".part", dir=dst.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(model.SerializeToString())
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return dst
+    from .convert import write_onnx  # noqa: PLC0415
+
+    return write_onnx(tfjs_to_onnx_model(model_json, weights), dst)

@@ -359,7 +359,6 @@ class DelayedSmoother:
         ids_all = np.unique(np.concatenate([a[1] for a in stacks if a is not None and a[0] == layout]))
         ids = [int(t) for t in ids_all]
         K, N = first[2].shape[1], len(frames)
-        row = {tid: i for i, tid in enumerate(ids)}
         xy = np.full((len(ids), N, K, 2), np.nan)
         conf = np.zeros((len(ids), N, K), np.float32)
         scores = np.zeros((len(ids), N), np.float32)

@@ -4,7 +4,6 @@ checked against their format, and the `angles` CLI."""
 from __future__ import annotations
 
 import csv
-import io
 import json
 import math
 

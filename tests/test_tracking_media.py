@@ -14,7 +14,7 @@ from posekit.smoothing import DelayedSmoother
 from posekit.tracking import Tracker
 from posekit.video import process_video
 
-from clips import read_frames, write_clip
+from clips import write_clip
 from conftest import VIDEOS, read_image
 
 FPS = 25
