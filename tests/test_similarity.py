@@ -359,7 +359,7 @@ def test_cli_match_prints_the_api_score(estimator, tmp_path):
     a, b = tmp_path / "left.png", tmp_path / "right.png"
     cv2.imwrite(str(a), p2[:, :240])
     cv2.imwrite(str(b), p2[:, 235:])
-    out = _match(str(a), str(b), "--mirror")
+    out = _match(str(a), str(b), "--mirror", "--refine", "none")  # the estimator fixture: no second stage
     assert out.returncode == 0, out.stderr
     first = out.stdout.splitlines()[0]
     m = re.fullmatch(r"similarity: (\d+\.\d)%", first)

@@ -172,6 +172,14 @@ def use_fast_model(page) -> None:
     page.get_by_test_id("stSidebar").get_by_text("Running mobilenet_v2_0.5").wait_for()
 
 
+def second_stage(page, label: str) -> None:
+    """Choose the sidebar's second stage by its label (e.g. "Off (fastest)")."""
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_test_id("stSelectbox").filter(has_text="Second stage").click()
+    page.get_by_role("option", name=label).click()
+    wait_idle(page)
+
+
 def upload(page, path: Path, index: int = 0) -> None:
     page.get_by_test_id("stFileUploaderDropzoneInput").nth(index).set_input_files(str(path))
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import IMAGES, VIDEOS  # tests/conftest.py
-from .conftest import download, metric, number, screenshot, upload, use_fast_model, wait_idle
+from .conftest import download, metric, number, screenshot, second_stage, upload, use_fast_model, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -173,20 +173,12 @@ def test_webcam_live_matching_against_a_reference(camera_page):
     page.get_by_text("Stopped. Press START to begin.").wait_for()
 
 
-def _second_stage(page, label: str) -> None:
-    """Choose the sidebar's second stage by its label (e.g. "Off (fastest)")."""
-    sidebar = page.get_by_test_id("stSidebar")
-    sidebar.get_by_test_id("stSelectbox").filter(has_text="Second stage").click()
-    page.get_by_role("option", name=label).click()
-    wait_idle(page)
-
-
 def test_pose_matching_score(new_page):
     page = new_page("/matching")
     use_fast_model(page)
     # The first network's keypoints: MoveNet (the default second stage) would also place the astronauts' knees
     # at the bottom edge, and the comparison would no longer be partial.
-    _second_stage(page, "Off (fastest)")
+    second_stage(page, "Off (fastest)")
     upload(page, IMAGES / "p3.jpg", 0)
     upload(page, IMAGES / "p3.jpg", 1)
     # The same person against itself; the astronauts are seen from the waist up: a partial comparison, said so.

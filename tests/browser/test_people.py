@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import IMAGES  # tests/conftest.py
-from .conftest import metric, number, screenshot, upload, use_fast_model, wait_idle
+from .conftest import metric, number, screenshot, second_stage, upload, use_fast_model, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -15,6 +15,7 @@ def test_partial_comparison_is_said(new_page):
     partial, with what was compared, and the charts keep a fixed 0-100 % axis."""
     page = new_page("/matching")
     use_fast_model(page)
+    second_stage(page, "Off (fastest)")  # the first network's keypoints: MoveNet would guess the hidden knees
     upload(page, IMAGES / "golf.jpg", 0)
     upload(page, IMAGES / "p3.jpg", 1)
     value = metric(page, "Similarity (partial)")
