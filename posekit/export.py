@@ -37,7 +37,20 @@ def _num(v) -> float:
     v = np.float32(v)
     if not np.isfinite(v):
         return 0.0
-    return float(np.format_float_positional(v, unique=True, trim="-"))
+    return float(str(v))  # numpy prints a float32 as its shortest round-tripping decimal
+
+
+def _pose_angles(poses: Sequence[Pose]) -> list[list[float | None]]:
+    """Each pose's angles (:data:`posekit.kinematics.ANGLES` order, degrees rounded to 0.001, None where not
+    measurable), computed for all poses of a frame at once."""
+    from .kinematics import angles_array  # noqa: PLC0415
+
+    if not poses:
+        return []
+    if len({p.layout for p in poses}) > 1:  # not one array: pose by pose
+        return [row for p in poses for row in _pose_angles([p])]
+    values = angles_array(np.stack([p.keypoints for p in poses]), poses[0].layout)
+    return [[None if np.isnan(v) else round(float(v), 3) for v in row] for row in values]
 
 
 def _flat(kp: np.ndarray) -> list[float]:
@@ -183,16 +196,15 @@ def csv_rows(poses: Sequence[Pose], frame: int | None = None, *, angles: bool = 
     Missing keypoints have empty x and y (None) and confidence 0; so have angles that cannot be measured.
     """
     _check_layout(poses, None)
+    per_pose = _pose_angles(poses) if angles else []
     rows = []
     for i, p in enumerate(poses):
         row: list = [frame, i if p.track_id is None else int(p.track_id), _num(p.score)]
         for x, y, c in p.keypoints:
             row += [_num(x), _num(y), _num(c)] if c > 0 else [None, None, 0.0]
         if angles:
-            from .kinematics import angles as pose_angles
-
             row.append(None if time_s is None else round(float(time_s), 6))
-            row += [None if np.isnan(v) else round(v, 3) for v in pose_angles(p).values()]
+            row += per_pose[i]
         rows.append(row)
     return rows
 
@@ -253,15 +265,18 @@ def jsonl_line(frame_index: int, time_s: float | None, poses: Sequence[Pose], *,
     null when not measurable; see :mod:`posekit.kinematics`).
     """
     people = []
-    for p in poses:
+    if angles:
+        from .kinematics import ANGLES  # noqa: PLC0415
+
+        names = [d.name for d in ANGLES]
+        per_pose = _pose_angles(poses)
+    for i, p in enumerate(poses):
         flat = _flat(p.keypoints)
         person = {} if p.track_id is None else {"id": int(p.track_id)}
         person.update({"score": _num(p.score), "layout": p.layout,
                        "keypoints": [flat[i:i + 3] for i in range(0, len(flat), 3)]})
         if angles:
-            from .kinematics import angles as pose_angles
-
-            person["angles"] = {k: None if np.isnan(v) else round(v, 3) for k, v in pose_angles(p).items()}
+            person["angles"] = dict(zip(names, per_pose[i]))
         people.append(person)
     t = None if time_s is None else round(float(time_s), 6)
     return json.dumps({"frame": int(frame_index), "time": t, "people": people}, separators=(",", ":"))
