@@ -442,10 +442,17 @@ def _move_into_place(src: Path, dst: Path, stage: Path) -> None:
 # ------------------------------------------------------------------------------------------------------ engines
 
 
-def _died(item: "Item", attempts: int, what: str, settings: "Settings") -> Result:
-    """The manifest row of an item whose worker died ``attempts`` times while processing it."""
-    reason = f"{what} while processing it ({attempts} attempt{'s' if attempts != 1 else ''})"
-    return Result(item.key, FAILED, reason, "worker", settings_hash=settings.hash(), attempts=attempts,
+def _retry_or_fail(item: Item, what: str, attempts: dict, retries: int, notes: dict, pending, settings: Settings
+                   ) -> Optional[Result]:
+    """An item whose worker died (``what`` says how): queued again first while it has retries left (None is
+    returned), else its failed manifest row."""
+    n = attempts[item.key]
+    if n <= retries:
+        notes[item.key] = f"retried: {what}"
+        pending.appendleft(item)
+        return None
+    reason = f"{what} while processing it ({n} attempt{'s' if n != 1 else ''})"
+    return Result(item.key, FAILED, reason, "worker", settings_hash=settings.hash(), attempts=n,
                   size=item.size, mtime_ns=item.mtime_ns, source=item.source, finished_at=_now())
 
 
@@ -532,11 +539,9 @@ class LocalEngine:
                             pending.appendleft(item)
                             continue
                         what = "a worker process died (killed, or out of memory)"
-                        if attempts[item.key] <= self.retries:
-                            notes[item.key] = f"retried: {what}"
-                            pending.appendleft(item)
+                        res = _retry_or_fail(item, what, attempts, self.retries, notes, pending, settings)
+                        if res is None:
                             continue
-                        res = _died(item, attempts[item.key], what, settings)
                     except PosekitError as exc:
                         raise PosekitError(str(exc)) from None
                     if item.key in notes:
@@ -695,11 +700,9 @@ class RayEngine:
                         self.actors.append(new)
                         idle.append(new)
                         what = "its Ray worker died (killed, out of memory, or its node was lost)"
-                        if attempts[item.key] <= self.retries:
-                            notes[item.key] = f"retried: {what}"
-                            pending.appendleft(item)
+                        res = _retry_or_fail(item, what, attempts, self.retries, notes, pending, settings)
+                        if res is None:
                             continue
-                        res = _died(item, attempts[item.key], what, settings)
                     else:
                         completed_by.add(actor)
                         idle.append(actor)

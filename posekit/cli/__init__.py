@@ -71,6 +71,24 @@ def _scales(text: str) -> tuple[float, ...]:
     return scales
 
 
+def add_video_options(parser: argparse.ArgumentParser) -> None:
+    """--every / --max-seconds / --max-frames / --height / --no-track / --no-smooth, shared by the subcommands
+    that run the video pipeline (``video``, ``batch``)."""
+    from ..video import MAX_FRAMES
+
+    parser.add_argument("--every", type=int, default=1, metavar="K",
+                        help="run the network on every K-th frame; the others reuse its poses (default: 1)")
+    parser.add_argument("--max-seconds", type=float, metavar="S", help="process only the first S seconds of a video")
+    parser.add_argument("--max-frames", type=int, default=MAX_FRAMES, metavar="N",
+                        help="process at most N frames of a video (default: %(default)s)")
+    parser.add_argument("--height", type=int, metavar="H",
+                        help="scale the overlay video to this height (aspect kept)")
+    parser.add_argument("--no-track", dest="track", action="store_false",
+                        help="do not follow people across frames (no IDs; person numbers restart every frame)")
+    parser.add_argument("--no-smooth", dest="smooth", action="store_false",
+                        help="do not smooth the tracked keypoints (zero-phase low-pass per person)")
+
+
 def make_estimator(args: argparse.Namespace):
     """The estimator the options ask for; says on stderr when the backend fell back to the CPU."""
     from ..estimator import PoseEstimator

@@ -6,12 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import add_model_options
+from . import add_model_options, add_video_options
 
 
 def register(sub) -> None:
-    from ..video import MAX_FRAMES
-
     p = sub.add_parser(
         "batch", help="process a library of photos and videos (resumable; local processes or a Ray cluster)",
         description="Keypoints (and overlays, OpenPose JSON) for every photo and video of the inputs, written "
@@ -28,17 +26,8 @@ def register(sub) -> None:
                    help="also write OpenPose JSON per frame into a folder <name>.openpose/")
     p.add_argument("--angles", action="store_true",
                    help="also write joint and segment angles per frame and person: <name>.angles.csv")
-    p.add_argument("--no-track", dest="track", action="store_false",
-                   help="do not follow people across a video's frames (no IDs)")
-    p.add_argument("--no-smooth", dest="smooth", action="store_false",
-                   help="do not smooth the tracked keypoints (zero-phase low-pass per person)")
     add_model_options(p)
-    p.add_argument("--every", type=int, default=1, metavar="K",
-                   help="run the network on every K-th video frame; the others reuse its poses (default: 1)")
-    p.add_argument("--max-seconds", type=float, metavar="S", help="process only the first S seconds of a video")
-    p.add_argument("--max-frames", type=int, default=MAX_FRAMES, metavar="N",
-                   help="process at most N frames of a video (default: %(default)s)")
-    p.add_argument("--height", type=int, metavar="H", help="scale overlay videos to this height")
+    add_video_options(p)
     p.add_argument("--force", action="store_true", help="redo inputs already done with the same settings")
     p.add_argument("--engine", choices=["local", "ray"], default="local",
                    help="local: worker processes on this machine; ray: Ray actors on a Ray cluster "

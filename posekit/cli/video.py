@@ -6,12 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import add_model_options, make_estimator
+from . import add_model_options, add_video_options, make_estimator
 
 
 def register(sub) -> None:
-    from ..video import MAX_FRAMES
-
     p = sub.add_parser("video", help="draw skeletons on a video (H.264 MP4 that plays in browsers)")
     p.add_argument("input", type=Path, metavar="INPUT", help="video file (anything FFmpeg reads)")
     p.add_argument("--output", "-o", type=Path, required=True, help="the MP4 to write")
@@ -19,16 +17,7 @@ def register(sub) -> None:
                    help="directory for OpenPose-style <stem>_<frame:012d>_keypoints.json, one per frame")
     p.add_argument("--keypoints", type=Path, help="all frames' poses in one file: .jsonl (JSON lines) or .csv")
     add_model_options(p, refine="none")  # --refine movenet_lightning: a second stage, at its cost per person
-    p.add_argument("--every", type=int, default=1, metavar="K",
-                   help="run the network on every K-th frame; the others reuse its poses (default: 1)")
-    p.add_argument("--max-seconds", type=float, metavar="S", help="process only the first S seconds")
-    p.add_argument("--max-frames", type=int, default=MAX_FRAMES, metavar="N",
-                   help="process at most N frames (default: %(default)s)")
-    p.add_argument("--height", type=int, metavar="H", help="scale the output to this height (aspect kept)")
-    p.add_argument("--no-track", dest="track", action="store_false",
-                   help="do not follow people across frames (no IDs; person numbers restart every frame)")
-    p.add_argument("--no-smooth", dest="smooth", action="store_false",
-                   help="do not smooth the tracked keypoints (zero-phase low-pass per person)")
+    add_video_options(p)
     p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
 
