@@ -34,21 +34,26 @@ EVAL = SHARED / "eval"
 
 #: The rows printed by default: what each change to the defaults bought, in the order they were made.
 CONFIGS = [
-    # The first stage alone: the model's fixed 432 x 368 input (before), then sized to the image (default).
-    "--model mobilenet_v2_0.5 --input-size model --refine none",
-    "--model mobilenet_v2_1.0 --input-size model --refine none",
-    "--model mobilenet_v2_1.4 --input-size model --refine none",
+    # The first stage alone: the model's fixed 432 x 368 input and OpenPose's grouping (before), then the input
+    # sized to the image, then the grouping's second chance for missing joints (the default).
+    "--model mobilenet_v2_0.5 --input-size model --no-extend --refine none",
+    "--model mobilenet_v2_1.0 --input-size model --no-extend --refine none",
+    "--model mobilenet_v2_1.4 --input-size model --no-extend --refine none",
+    "--model mobilenet_v2_1.4 --no-extend --refine none",
     "--model mobilenet_v2_0.5 --refine none",
     "--model mobilenet_v2_1.0 --refine none",
+    "--model mobilenet_v2_1.4 --input-size model --refine none",
     "--model mobilenet_v2_1.4 --refine none",
     # Multi-scale (the app's "Extra" accuracy is 1.25,0.75) and thresholds.
     "--model mobilenet_v2_1.4 --scales 1,0.75 --refine none",
+    "--model mobilenet_v2_1.4 --scales 1.25,0.75 --no-extend --refine none",
     "--model mobilenet_v2_1.4 --scales 1.25,0.75 --refine none",
     "--model mobilenet_v2_1.4 --threshold 0.05 --refine none",
     "--model mobilenet_v2_1.4 --threshold 0.2 --refine none",
     # The second stage (issue 10): each person re-estimated on a crop around them.
     "--model mobilenet_v2_1.4 --refine crop",
     "--model mobilenet_v2_1.4 --refine movenet_lightning",
+    "--model mobilenet_v2_1.4 --no-extend --refine movenet_thunder",
     "--model mobilenet_v2_1.4 --refine movenet_thunder",
     "--model mobilenet_v2_1.4 --refine movenet_thunder --refine-passes 2",
     "--model mobilenet_v2_1.4 --refine movenet_lightning --refine-passes 2",

@@ -73,7 +73,8 @@ class Inference:
         cx, cy = self.layout.paf_channels[limb]
         return self._to_image(self.output[cx]), self._to_image(self.output[cy])
 
-    def decode(self, *, threshold: float = 0.1, paf_threshold: float = 0.05, min_keypoints: int = 4) -> list[Pose]:
+    def decode(self, *, threshold: float = 0.1, paf_threshold: float = 0.05, min_keypoints: int = 4,
+               extend: bool = True) -> list[Pose]:
         """People in image pixels. Keypoints are looked for in the image only, not in the letterbox padding
         (the network sees the image's edge and would otherwise "continue" cut-off limbs into the padding)."""
         out = self.output
@@ -83,7 +84,7 @@ class Inference:
             out[: self.layout.num_keypoints, vh:, :] = 0.0
             out[: self.layout.num_keypoints, :, vw:] = 0.0
         poses = grouping.decode(out, self.layout, threshold=threshold, paf_threshold=paf_threshold,
-                                min_keypoints=min_keypoints)
+                                min_keypoints=min_keypoints, extend_people=extend)
         for p in poses:
             vis = p.keypoints[:, 2] > 0
             p.keypoints[vis, :2] = self.letterbox.grid_to_image(p.keypoints[vis, :2])
@@ -168,6 +169,8 @@ class PoseEstimator:
         paf_threshold, min_keypoints: grouping parameters (see :func:`posekit.grouping.decode`). People with
             fewer than 4 keypoints are dropped (OpenPose's rule: such fragments are noise; AP unchanged on
             ``bench/bench_accuracy.py``, false people in counts gone).
+        extend: give each person a second chance for missing keypoints along weaker limbs
+            (:func:`posekit.grouping.extend`; default True). False is OpenPose's grouping alone.
         input_size: the network input (width, height): ``"auto"`` (default) keeps the model's height and
             takes the width from each image's aspect ratio (:func:`auto_input_size`), so wide frames are not
             shrunk to a strip; ``"model"`` the model's own fixed size; or a (width, height), multiples of 16.
@@ -188,7 +191,7 @@ class PoseEstimator:
     MAX_RUNNERS = 12
 
     def __init__(self, model: str | ModelSpec = DEFAULT_MODEL, backend: str = DEFAULT_BACKEND, threshold: float = 0.1, *,
-                 paf_threshold: float = 0.05, min_keypoints: int = 4,
+                 paf_threshold: float = 0.05, min_keypoints: int = 4, extend: bool = True,
                  input_size: tuple[int, int] | str | None = "auto", scales: Sequence[float] = (1.0,),
                  net: cv2.dnn.Net | None = None, download: bool = True, refine: str | None = None,
                  refine_max_people: int = 10, refine_margin: float = 1.6, refine_passes: int = 1):
@@ -201,6 +204,7 @@ class PoseEstimator:
         self.threshold = float(threshold)
         self.paf_threshold = float(paf_threshold)
         self.min_keypoints = int(min_keypoints)
+        self.extend = bool(extend)
         if input_size is None or (isinstance(input_size, str) and input_size == "auto"):
             self.input_size: tuple[int, int] | None = None  # chosen per image
         elif isinstance(input_size, str):
@@ -334,7 +338,8 @@ class PoseEstimator:
         inf = self.infer(image)
         t0 = time.perf_counter()
         poses = inf.decode(threshold=self.threshold if threshold is None else float(threshold),
-                           paf_threshold=self.paf_threshold, min_keypoints=self.min_keypoints)
+                           paf_threshold=self.paf_threshold, min_keypoints=self.min_keypoints,
+                           extend=self.extend)
         inf.timings["decode"] = (time.perf_counter() - t0) * 1e3
         self.last_timings = inf.timings
         poses = sorted(poses, key=lambda p: -p.score)

@@ -222,7 +222,7 @@ class CropRefiner:
                 continue
             patch = crop_square(image_bgr, crop, size)
             found = est.infer(patch).decode(threshold=est.threshold, paf_threshold=est.paf_threshold,
-                                            min_keypoints=est.min_keypoints)
+                                            min_keypoints=est.min_keypoints, extend=est.extend)
             if not found:
                 continue
             s = crop.side / size

@@ -67,6 +67,31 @@ def test_estimator_results_are_scored(sets, estimator):
     assert m["AP50"] > 0.8 and 0.3 < m["AP"] < 1.0
 
 
+def test_the_second_chance_adds_annotated_joints_and_keeps_the_rest(sets, estimator):
+    """On the annotated photos, the grouping's second chance (posekit.grouping.extend) keeps every person
+    and every keypoint OpenPose's grouping found, and each joint it adds lies where an annotator put that
+    joint on someone (within a quarter of the person's size)."""
+    added = []
+    for s in sets:
+        for im in s.images:
+            inf = estimator.infer(load_image(im.path))
+            before, after = inf.decode(extend=False), inf.decode()
+            assert len(after) == len(before)
+            anns = [a for a in s.dataset["annotations"] if a["image_id"] == im.id and a["num_keypoints"] > 0]
+            for b in before:
+                found = b.keypoints[:, 2] > 0
+                (a,) = [a for a in after if np.array_equal(a.keypoints[found], b.keypoints[found])]
+                for k in np.flatnonzero(~found & (a.keypoints[:, 2] > 0)):
+                    if k not in a.spec.coco17:
+                        continue
+                    j = a.spec.coco17.index(k)
+                    d = [np.hypot(*(np.array(g["keypoints"][3 * j: 3 * j + 2]) - a.keypoints[k, :2]))
+                         / np.sqrt(g["area"]) for g in anns if g["keypoints"][3 * j + 2] > 0]
+                    added.append(min(d, default=np.inf))
+    assert len(added) >= 3
+    assert max(added) < 0.25, added
+
+
 def test_a_folder_without_one_keypoint_file_is_refused(tmp_path):
     with pytest.raises(InvalidInputError, match="expected one COCO keypoint file"):
         load_eval_set(tmp_path)

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from conftest import REFERENCE
 from posekit.errors import InvalidInputError
-from posekit.grouping import decode, find_peaks, score_limb, tree_limbs
+from posekit import grouping
+from posekit.grouping import decode, find_peaks, score_limb, similar_limbs, tree_limbs
 from posekit.layouts import BODY25, COCO18, MPI15
 from posekit.testing import synthetic_output, standing_person
 
@@ -171,6 +172,75 @@ def test_partial_people_sharing_no_joint_are_merged():
     poses = decode(synthetic_output([truth]), COCO18)
     assert len(poses) == 1
     _assert_same_person(poses[0], truth)
+
+
+def _weaken(out, person, limb, t0=0.3, t1=0.7):
+    """Zero ``limb``'s PAF over the part of the person's segment between fractions t0 and t1 (a limb the
+    network only half sees: a knee in motion, a sleeve)."""
+    a, b = (person[k, :2] for k in COCO18.limbs[limb])
+    cx, cy = COCO18.paf_channels[limb]
+    ys, xs = np.mgrid[0:out.shape[1], 0:out.shape[2]].astype(np.float32)
+    d = b - a
+    t = ((xs - a[0]) * d[0] + (ys - a[1]) * d[1]) / float(d @ d)
+    on = (t > t0) & (t < t1) & (np.abs((xs - a[0]) * d[1] - (ys - a[1]) * d[0]) / np.hypot(*d) <= 1.5)
+    out[[cx, cy]] = np.where(on, 0.0, out[[cx, cy]])
+    return out
+
+
+def test_a_weak_limb_gets_a_second_chance():
+    # The left thigh's field is missing over its middle: OpenPose's 80 % rule drops the hip-knee pair, and
+    # the knee-ankle pair alone is a 2-keypoint fragment that the filter drops. The second chance (a
+    # majority of the samples) gives the person back the knee, then the ankle, at their exact places.
+    truth = standing_person(27, 11, height=30)
+    limb = COCO18.limbs.index((COCO18.index("LHip"), COCO18.index("LKnee")))
+    out = _weaken(synthetic_output([truth]), truth, limb)
+    (openpose,) = decode(out, COCO18, extend_people=False)
+    missing = [COCO18.keypoints[i] for i in np.flatnonzero(openpose.keypoints[:, 2] == 0)]
+    assert missing == ["LKnee", "LAnkle"]
+    (pose,) = decode(out, COCO18)
+    _assert_same_person(pose, truth)
+    assert pose.score > openpose.score
+
+
+def test_the_second_chance_draws_no_limb_to_someone_else():
+    # A person without a left wrist, and a free wrist candidate 3 forearm-lengths away along the forearm's
+    # direction, joined to the elbow by a field with a gap (other people's limbs lying in line), too weak for
+    # OpenPose's rule and strong enough for the second chance's: too long to be this person's forearm next
+    # to the other arm limbs, so it stays unattached.
+    truth = standing_person(20, 8, height=24)
+    ie, iw = COCO18.index("LElbow"), COCO18.index("LWrist")
+    elbow = truth[ie, :2].copy()
+    forearm = truth[iw, :2] - elbow
+    truth[iw] = 0
+    stray = np.zeros_like(truth)
+    stray[iw] = (*(elbow + 3 * forearm), 1.0)
+    line = truth.copy()
+    line[iw] = stray[iw]  # renders the elbow -> far wrist field
+    out = synthetic_output([truth, stray])
+    limb = COCO18.limbs.index((ie, iw))
+    cx, cy = COCO18.paf_channels[limb]
+    out[[cx, cy]] = _weaken(synthetic_output([line]), line, limb)[[cx, cy]]
+    (pose,) = decode(out, COCO18)
+    assert pose.keypoints[iw, 2] == 0
+    assert grouping.EXTEND_MAX_RATIO == 2.0
+    grouping.EXTEND_MAX_RATIO = 10.0  # without the length rule the far wrist would be taken
+    try:
+        (pose,) = decode(out, COCO18)
+    finally:
+        grouping.EXTEND_MAX_RATIO = 2.0
+    np.testing.assert_allclose(pose.keypoints[iw, :2], stray[iw, :2], atol=0.2)
+
+
+def test_similar_limbs_are_named_per_layout():
+    names = lambda lay, g: sorted(tuple(lay.keypoints[k] for k in lay.limbs[i]) for i in g)  # noqa: E731
+    groups = similar_limbs(COCO18)
+    forearm = COCO18.limbs.index((COCO18.index("LElbow"), COCO18.index("LWrist")))
+    assert names(COCO18, groups[forearm]) == [("LElbow", "LWrist"), ("LShoulder", "LElbow"),
+                                              ("RElbow", "RWrist"), ("RShoulder", "RElbow")]
+    assert groups[COCO18.limbs.index((0, 14))] == []  # face links: no group
+    body25 = similar_limbs(BODY25)
+    assert sum(1 for g in body25 if g) == 10  # arms, legs, shoulders; BODY_25's torso goes through MidHip
+    assert sum(1 for g in similar_limbs(MPI15) if g) == 10
 
 
 def test_small_or_weak_people_are_dropped():

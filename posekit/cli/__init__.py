@@ -49,6 +49,9 @@ def add_model_options(parser: argparse.ArgumentParser, *, threshold: bool = True
     parser.add_argument("--scales", default=(1.0,), type=_scales, metavar="S[,S...]",
                         help="run the network at several scales and average (e.g. 1,1.5: more accurate, "
                              "about 3x slower; default: 1)")
+    parser.add_argument("--no-extend", dest="extend", action="store_false",
+                        help="OpenPose's grouping alone: no second chance for a person's missing joints along "
+                             "weaker limbs")
 
 
 def _input_size(text: str):
@@ -107,6 +110,7 @@ def make_estimator(args: argparse.Namespace):
             resolve(refine, progress=print_progress)
         est = PoseEstimator(args.model, backend=args.backend, threshold=getattr(args, "threshold", 0.1),
                             input_size=getattr(args, "input_size", "auto"), scales=getattr(args, "scales", (1.0,)),
+                            extend=getattr(args, "extend", True),
                             refine=None if refine in (None, "none") else refine,
                             refine_margin=getattr(args, "refine_margin", 1.6),
                             refine_passes=getattr(args, "refine_passes", 1))
