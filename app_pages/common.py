@@ -130,8 +130,8 @@ def sidebar(page: str = "") -> Settings:
     )
     accuracy = sb.radio(
         "Accuracy", list(ACCURACY_SCALES), horizontal=True, key="sb_accuracy",
-        help="Extra looks at each picture at two sizes and combines them: joints are placed a little better, "
-             "and it takes about twice as long. Best for photos, not for the webcam.",
+        help="Extra looks at each picture at two sizes and combines them: people who are small in the picture "
+             "are found much better, and it takes about twice as long. Best for photos, not for the webcam.",
     )
     threshold = sb.slider(
         "Keypoint threshold", 0.01, 0.9, 0.1, 0.01, key="sb_threshold",
