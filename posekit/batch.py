@@ -62,7 +62,7 @@ COLUMNS = ("input", "status", "reason", "error", "frames", "duration_s", "people
            "backend", "settings_hash", "attempts", "size", "mtime_ns", "outputs", "finished_at", "source")
 
 DONE, FAILED, SKIPPED = "done", "failed", "skipped"
-_VERSION = "posekit-batch-1"  # bump when the bytes written for the same settings change
+_VERSION = "posekit-batch-2"  # bump when the bytes written for the same settings change
 
 
 # --------------------------------------------------------------------------------------------------- settings
@@ -73,7 +73,8 @@ class Settings:
     """What to compute and write for every input. Everything here goes into :meth:`hash`.
 
     Attributes:
-        model, backend, threshold, input_size, scales: the estimator (see :class:`posekit.PoseEstimator`).
+        model, backend, threshold, input_size, scales, extend, refine: the estimator (see
+            :class:`posekit.PoseEstimator`; ``refine`` None is no second stage).
         keypoints: ``"jsonl"``, ``"csv"`` or ``None`` (no keypoints file).
         overlay: write the skeletons drawn: an H.264 MP4 for a video, an image for a photo.
         openpose_json: write OpenPose JSON, one file per frame, into ``<name>.openpose/``.
@@ -90,6 +91,8 @@ class Settings:
     threshold: float = 0.1
     input_size: object = "auto"  # "auto", "model" or (width, height)
     scales: tuple = (1.0,)
+    extend: bool = True
+    refine: Optional[str] = None
     keypoints: Optional[str] = "jsonl"
     overlay: bool = False
     openpose_json: bool = False
@@ -324,7 +327,8 @@ class Worker:
         self.name = worker_name()
         t0 = time.perf_counter()
         self.estimator = PoseEstimator(settings.model, backend=settings.backend, threshold=settings.threshold,
-                                       input_size=settings.input_size, scales=settings.scales)
+                                       input_size=settings.input_size, scales=settings.scales,
+                                       extend=settings.extend, refine=settings.refine)
         self.load_s = time.perf_counter() - t0
         self.note = ""  # said once on the next result (e.g. "on a restarted worker")
 

@@ -26,7 +26,7 @@ def register(sub) -> None:
                    help="also write OpenPose JSON per frame into a folder <name>.openpose/")
     p.add_argument("--angles", action="store_true",
                    help="also write joint and segment angles per frame and person: <name>.angles.csv")
-    add_model_options(p)
+    add_model_options(p, refine="none")  # --refine movenet_lightning: a second stage, at its cost per person
     add_video_options(p)
     p.add_argument("--force", action="store_true", help="redo inputs already done with the same settings")
     p.add_argument("--engine", choices=["local", "ray"], default="local",
@@ -54,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
     from . import make_estimator
 
     settings = Settings(model=args.model, backend=args.backend, threshold=args.threshold,
-                        input_size=args.input_size, scales=tuple(args.scales),
+                        input_size=args.input_size, scales=tuple(args.scales), extend=args.extend,
+                        refine=None if args.refine == "none" else args.refine,
                         keypoints=None if args.keypoints == "none" else args.keypoints, overlay=args.overlay,
                         openpose_json=args.openpose_json, angles=args.angles, track=args.track,
                         smooth=args.smooth, every=args.every, max_frames=args.max_frames,
