@@ -71,3 +71,18 @@ def test_cuda_request_warns_and_still_works(tmp_path):
     assert r.returncode == 0
     assert "2 people" in r.stdout
     assert "warning: backend 'cuda' is not available" in r.stderr and "Running on CPU (OpenCV)" in r.stderr
+
+
+@pytest.mark.parametrize("command", ["compare", "batch", "video", "estimate", "match"])
+def test_every_network_command_takes_the_second_stage_and_grouping_options(command, model_dir):
+    """The options shared by the commands that run a network build the estimator they name."""
+    from posekit.cli import build_parser, make_estimator
+
+    argv = {"compare": ["compare", "a.mp4", "b.mp4"], "batch": ["batch", "x", "--output", "o"],
+            "video": ["video", "a.mp4", "--output", "o.mp4"], "estimate": ["estimate", "x.jpg"],
+            "match": ["match", "a.jpg", "b.jpg"]}[command]
+    args = build_parser().parse_args([*argv, "--model", "mobilenet_v2_0.5", "--refine", "movenet_lightning",
+                                      "--no-extend"])
+    est = make_estimator(args)
+    assert type(est.refiner).__name__ == "MoveNetRefiner" and est.refiner.name == "movenet_lightning"
+    assert est.extend is False

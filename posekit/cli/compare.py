@@ -27,7 +27,7 @@ def register(sub) -> None:
     p.add_argument("--window", type=float, metavar="S",
                    help="how far (seconds) the timing may drift from a steady pace (default: 10%% of the longer "
                         "video, at least 2 s)")
-    add_model_options(p)
+    add_model_options(p, refine="none")  # --refine movenet_lightning: a second stage, at its cost per person
     p.add_argument("--max-seconds", type=float, default=120.0, metavar="S",
                    help="use at most the first S seconds of each video (default: %(default)s)")
     p.add_argument("--height", type=int, default=480, metavar="H", help="height of the side-by-side video")
