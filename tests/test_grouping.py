@@ -273,7 +273,7 @@ def test_wrong_shapes_are_clear_errors(bad):
         decode(bad, COCO18)
 
 
-@pytest.mark.parametrize("layout", [BODY25, MPI15], ids=lambda l: l.name)
+@pytest.mark.parametrize("layout", [BODY25, MPI15], ids=lambda lay: lay.name)
 def test_other_layouts_decode(layout):
     truth = [standing_person(14.2, 12.6, layout=layout), standing_person(38.7, 13.1, layout=layout)]
     out = synthetic_output(truth, layout)
@@ -313,8 +313,8 @@ def _assert_anatomy(pose):
             assert p[1] > neck[1] + 30
     if (r := _px(pose, "RShoulder")) is not None:
         assert r[0] < neck[0] and abs(r[1] - neck[1]) < 20
-    if (l := _px(pose, "LShoulder")) is not None:
-        assert l[0] > neck[0] and abs(l[1] - neck[1]) < 20
+    if (left := _px(pose, "LShoulder")) is not None:
+        assert left[0] > neck[0] and abs(left[1] - neck[1]) < 20
 
 
 def _assert_people_at(poses, noses, tol=16):

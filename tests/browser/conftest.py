@@ -119,16 +119,35 @@ def camera_browser(playwright, tmp_path_factory):
     b.close()
 
 
+#: The pages the running test opened: screenshotted as ``failed-<test>-<n>.png`` when it fails.
+_OPEN_PAGES: list = []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.when == "call" and rep.failed:
+        for n, page in enumerate(_OPEN_PAGES):
+            try:
+                path = screenshot(page, f"failed-{item.name}-{n}")
+                rep.sections.append(("screenshot", str(path)))
+            except Exception:  # noqa: BLE001 - a closed page: nothing to show
+                pass
+
+
 @contextlib.contextmanager
 def _pages(browser, app_url):
     """``open_page(path)`` for pages in fresh browser contexts (new Streamlit sessions), closed at the end."""
     contexts = []
+    _OPEN_PAGES.clear()
 
     def open_page(path: str = "/"):
         ctx = browser.new_context(viewport={"width": 1400, "height": 1600}, accept_downloads=True)
         ctx.set_default_timeout(LOAD_TIMEOUT_MS)
         contexts.append(ctx)
         page = ctx.new_page()
+        _OPEN_PAGES.append(page)
         page.goto(app_url + path)
         page.get_by_test_id("stSidebar").get_by_text("Settings").wait_for()
         return page
@@ -136,6 +155,7 @@ def _pages(browser, app_url):
     try:
         yield open_page
     finally:
+        _OPEN_PAGES.clear()
         for ctx in contexts:
             ctx.close()
 
@@ -170,6 +190,7 @@ def use_fast_model(page) -> None:
     slider.focus()
     slider.press("Home")
     page.get_by_test_id("stSidebar").get_by_text("Running mobilenet_v2_0.5").wait_for()
+    wait_idle(page)
 
 
 def second_stage(page, label: str) -> None:
@@ -181,6 +202,9 @@ def second_stage(page, label: str) -> None:
 
 
 def upload(page, path: Path, index: int = 0) -> None:
+    """Drop ``path`` on the page's ``index``-th uploader once the page is idle, as a person waits for it: a file
+    set while a rerun redraws the uploader can be lost with the element it was set on."""
+    wait_idle(page)
     page.get_by_test_id("stFileUploaderDropzoneInput").nth(index).set_input_files(str(path))
 
 
