@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -109,6 +110,24 @@ def _same_pads(kernel: int, stride: int, dilation: int) -> tuple[int, int]:
 _NHWC_TO_NCHW_AXIS = {0: 0, 1: 2, 2: 3, 3: 1, -1: 1, -2: 3, -3: 2, -4: 0}
 
 
+def activation_node(kind: str, pre: str, out: str, add_init: Callable[[str, np.ndarray], str]):
+    """The ONNX node that applies an activation to value ``pre`` as value ``out``: ``kind`` "none" (Identity),
+    "relu" or "relu6" (Clip to 0..6, its bounds added as initializers with ``add_init(name, array)``), in any
+    case (TFLite's ``RELU6``, TF's ``Relu6``). Shared by the TFLite and the TF.js converters."""
+    from onnx import helper  # noqa: PLC0415
+
+    k = kind.lower()
+    if k == "none":
+        return helper.make_node("Identity", [pre], [out])
+    if k == "relu":
+        return helper.make_node("Relu", [pre], [out])
+    if k == "relu6":
+        lo = add_init(out + "/clip_min", np.array(0.0, np.float32))
+        hi = add_init(out + "/clip_max", np.array(6.0, np.float32))
+        return helper.make_node("Clip", [pre, lo, hi], [out])
+    raise ValueError(f"unsupported fused activation {kind}")
+
+
 def tflite_to_onnx_model(data: bytes, *, input_size: tuple[int, int] | None = None, opset: int = 13):
     """Build an ``onnx.ModelProto`` from the bytes of a TFLite OpenPose model (see the module docstring).
 
@@ -133,18 +152,7 @@ def tflite_to_onnx_model(data: bytes, *, input_size: tuple[int, int] | None = No
         return name
 
     def activation(out_t: int, pre: str, fused: int) -> None:
-        kind = act_names[fused]
-        out = value(out_t)
-        if kind == "NONE":
-            nodes.append(helper.make_node("Identity", [pre], [out]))
-        elif kind == "RELU":
-            nodes.append(helper.make_node("Relu", [pre], [out]))
-        elif kind == "RELU6":
-            lo = add_init(out + "/clip_min", np.array(0.0, np.float32))
-            hi = add_init(out + "/clip_max", np.array(6.0, np.float32))
-            nodes.append(helper.make_node("Clip", [pre, lo, hi], [out]))
-        else:
-            raise ValueError(f"unsupported fused activation {kind}")
+        nodes.append(activation_node(act_names[fused], pre, value(out_t), add_init))
 
     def fused_output(out_t: int, fused: int) -> str:
         """Name for an op's raw output: the final name when no activation follows."""

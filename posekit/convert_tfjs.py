@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .convert import activation_node
+
 #: The four heads of a MoveNet graph, in the order of the output channels, by the name scope TF gave them.
 HEADS = (("kpt_heatmap", "heatmap"), ("center", "centre"), ("kpt_regress", "regress"), ("kpt_offset", "offset"))
 #: Heads whose logits MoveNet passes through a sigmoid (the regression and offsets are used raw).
@@ -189,14 +191,9 @@ def tfjs_to_onnx_model(model_json: dict, weights: dict[str, np.ndarray], *, opse
         return add_init(name, arr)
 
     def activation(pre: str, out: str, kind: str) -> None:
-        if kind == "Relu":
-            onnx_nodes.append(helper.make_node("Relu", [pre], [out]))
-        elif kind == "Relu6":
-            lo = add_init(out + "/clip_min", np.array(0.0, np.float32))
-            hi = add_init(out + "/clip_max", np.array(6.0, np.float32))
-            onnx_nodes.append(helper.make_node("Clip", [pre, lo, hi], [out]))
-        else:
+        if kind not in ("Relu", "Relu6"):
             raise ValueError(f"unsupported fused activation {kind}")
+        onnx_nodes.append(activation_node(kind, pre, out, add_init))
 
     alias[placeholders[0]["name"]] = "image"
     hw[placeholders[0]["name"]] = size
