@@ -25,6 +25,7 @@ The estimator maps these to image pixels.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 
@@ -392,6 +393,17 @@ def similar_limbs(layout: Layout) -> list[list[int]]:
     return out
 
 
+@functools.lru_cache(maxsize=None)
+def _extend_plan(layout: Layout):
+    """What :func:`extend` needs of a layout, worked out once per layout (it runs on every frame): each tree limb
+    both ways as ``(limb, keypoint a person has, keypoint it misses, PAF x, PAF y, whether have -> miss is the
+    field's direction)``, not the links that close loops; :func:`similar_limbs`; the limbs' ends as an array."""
+    ends = [(li, a, b, cx, cy, True) for li, ((a, b), (cx, cy)) in enumerate(zip(layout.limbs, layout.paf_channels))]
+    ends = [e for e, tree in zip(ends, tree_limbs(layout)) if tree]
+    ends += [(li, b, a, cx, cy, False) for li, a, b, cx, cy, _ in list(ends)]
+    return tuple(ends), similar_limbs(layout), np.asarray(layout.limbs, np.intp).reshape(-1, 2)
+
+
 def extend(
     people: list[Subset],
     all_peaks: np.ndarray,
@@ -428,13 +440,7 @@ def extend(
         owned[p.parts[p.parts >= 0]] = True
     xy = np.ascontiguousarray(all_peaks[:, :2], np.float32)
     by_kind = [np.flatnonzero(peak_kind == k) for k in range(layout.num_keypoints)]
-    # Each limb both ways: (keypoint a person has, keypoint it misses, PAF x, PAF y, whether have -> miss
-    # is the field's direction).
-    ends = [(li, a, b, cx, cy, True) for li, ((a, b), (cx, cy)) in enumerate(zip(layout.limbs, layout.paf_channels))]
-    ends = [e for e, tree in zip(ends, tree_limbs(layout)) if tree]  # not the links that close loops
-    ends += [(li, b, a, cx, cy, False) for li, a, b, cx, cy, _ in list(ends)]
-    similar = similar_limbs(layout)
-    limb_ends = np.asarray(layout.limbs, np.intp).reshape(-1, 2)
+    ends, similar, limb_ends = _extend_plan(layout)
     parts = np.stack([p.parts for p in people])  # (P, K), kept in step with the people below
     grown = parts >= 0  # the keypoints to look outwards from in this round: all of them in the first
     added = 0
