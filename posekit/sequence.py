@@ -507,6 +507,10 @@ class Alignment:
         mirrored: the attempt was compared mirrored.
         cost: DTW total cost divided by the path length (0 = identical).
         phases, differences: feedback per phase of the reference, worst first within a phase.
+        angle_names, main_angle: the angles compared, and the reference's most moving one (its phases cut the
+            feedback; None when no angle is measured enough).
+        ref_angles, att_angles: the angles (degrees, NaN where missing) of every reference and attempt frame,
+            the attempt's mirrored when ``mirrored``.
     """
 
     path: np.ndarray
@@ -521,6 +525,9 @@ class Alignment:
     phases: list[Phase] = field(default_factory=list)
     differences: list[JointDifference] = field(default_factory=list)
     angle_names: list[str] = field(default_factory=list)
+    main_angle: str | None = None
+    ref_angles: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)), repr=False)
+    att_angles: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)), repr=False)
 
     @property
     def slope(self) -> float:
@@ -654,7 +661,7 @@ def _phase_feedback(att: Features, ref: Features, path: np.ndarray, sim: np.ndar
                                         fps_ref, float(np.percentile(np.abs(steady), 90))))
         rows.sort(key=lambda x: -x.mean_abs_deg)
         diffs.extend(rows)
-    return phases, diffs
+    return phases, diffs, main
 
 
 def align(reference: PoseSequence, attempt: PoseSequence, *, mirror: bool = False, window_s: float | None = None,
@@ -692,11 +699,13 @@ def align(reference: PoseSequence, attempt: PoseSequence, *, mirror: bool = Fals
     sim = frame_scores(att, ref, np.arange(n), ref_for)
     measured = np.isfinite(sim)
     score = float(np.mean(sim[measured])) if measured.any() else 0.0
-    phases, diffs = _phase_feedback(att, ref, path, sim, reference.fps, min_phase_s)
+    phases, diffs, main = _phase_feedback(att, ref, path, sim, reference.fps, min_phase_s)
     return Alignment(path=path, ref_for_attempt=ref_for, similarity=sim, score=score,
                      coverage=float(measured.mean()), mirrored=mirrored, cost=total / len(path),
                      fps_attempt=attempt.fps, fps_ref=reference.fps, phases=phases, differences=diffs,
-                     angle_names=list(att.angle_names))
+                     angle_names=list(att.angle_names),
+                     main_angle=ref.angle_names[main] if main is not None else None,
+                     ref_angles=ref.angles, att_angles=att.angles)
 
 
 # ------------------------------------------------------------------------------------------------ repetitions
@@ -929,18 +938,16 @@ def compare_sequences(reference: PoseSequence, attempt: PoseSequence, *, mirror:
     :data:`posekit.kinematics.JOINT_ANGLES`; default: the reference's most moving angle)."""
     al = align(reference, attempt, mirror=mirror, window_s=window_s)
     names = al.angle_names
-    if angle is None and names:
-        _, ref_ang = angle_series(reference)
-        k = _most_moving(ref_ang, reference.fps)
-        angle = names[k] if k is not None else None
-    elif angle is not None and angle not in names:
+    if angle is None:
+        angle = al.main_angle
+    elif angle not in names:
         raise InvalidInputError(f"unknown angle {angle!r}: one of {', '.join(names)}")
     ref_reps = att_reps = None
     matches: list[RepetitionMatch] = []
     if angle is not None:
         k = names.index(angle)
-        ref_reps = count_repetitions(angle_series(reference)[1][:, k], reference.fps, angle=angle)
-        att_reps = count_repetitions(angle_series(attempt, al.mirrored)[1][:, k], attempt.fps, angle=angle)
+        ref_reps = count_repetitions(al.ref_angles[:, k], reference.fps, angle=angle)
+        att_reps = count_repetitions(al.att_angles[:, k], attempt.fps, angle=angle)
         matches = match_repetitions(ref_reps, att_reps, al.path)
     return Comparison(reference, attempt, al, angle, ref_reps, att_reps, matches)
 
