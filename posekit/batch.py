@@ -73,8 +73,8 @@ class Settings:
     """What to compute and write for every input. Everything here goes into :meth:`hash`.
 
     Attributes:
-        model, backend, threshold, input_size, scales, extend, refine: the estimator (see
-            :class:`posekit.PoseEstimator`; ``refine`` None is no second stage).
+        model, backend, threshold, input_size, scales, extend, refine, refine_margin, refine_passes: the
+            estimator (see :class:`posekit.PoseEstimator`; ``refine`` None is no second stage).
         keypoints: ``"jsonl"``, ``"csv"`` or ``None`` (no keypoints file).
         overlay: write the skeletons drawn: an H.264 MP4 for a video, an image for a photo.
         openpose_json: write OpenPose JSON, one file per frame, into ``<name>.openpose/``.
@@ -93,6 +93,8 @@ class Settings:
     scales: tuple = (1.0,)
     extend: bool = True
     refine: Optional[str] = None
+    refine_margin: float = 1.6
+    refine_passes: int = 1
     keypoints: Optional[str] = "jsonl"
     overlay: bool = False
     openpose_json: bool = False
@@ -328,7 +330,8 @@ class Worker:
         t0 = time.perf_counter()
         self.estimator = PoseEstimator(settings.model, backend=settings.backend, threshold=settings.threshold,
                                        input_size=settings.input_size, scales=settings.scales,
-                                       extend=settings.extend, refine=settings.refine)
+                                       extend=settings.extend, refine=settings.refine,
+                                       refine_margin=settings.refine_margin, refine_passes=settings.refine_passes)
         self.load_s = time.perf_counter() - t0
         self.note = ""  # said once on the next result (e.g. "on a restarted worker")
 

@@ -166,12 +166,14 @@ def test_inputs_folders_lists_and_mirrored_keys(library, tmp_path):
     assert Settings(model=MODEL).hash() != Settings(model=MODEL, track=False).hash()
     assert Settings(model=MODEL).hash() != Settings(model=MODEL, extend=False).hash()
     assert Settings(model=MODEL).hash() != Settings(model=MODEL, refine="movenet_lightning").hash()
+    assert Settings(model=MODEL).hash() != Settings(model=MODEL, refine_passes=2).hash()
     assert Settings(model=MODEL).hash() == Settings(model=MODEL).hash()
 
 
 def test_cli_second_stage_and_grouping_reach_the_workers(tmp_path):
-    """``batch --refine movenet_lightning --no-extend`` writes what PoseEstimator(refine=..., extend=False)
-    finds on the same photo: the options reach the worker processes (and into the settings hash)."""
+    """``batch --refine movenet_lightning --refine-passes 2 --refine-margin 1.3 --no-extend`` writes what
+    PoseEstimator(refine=..., refine_passes=2, refine_margin=1.3, extend=False) finds on the same photo: the
+    options reach the worker processes (and into the settings hash)."""
     import numpy as np
 
     from posekit import PoseEstimator
@@ -182,11 +184,12 @@ def test_cli_second_stage_and_grouping_reach_the_workers(tmp_path):
     shutil.copy(IMAGES / "p3.jpg", tmp_path / "p3.jpg")
     out = tmp_path / "out"
     assert main(["batch", str(tmp_path / "p3.jpg"), "--output", str(out), "--model", MODEL, "--workers", "1",
-                 "--refine", "movenet_lightning", "--no-extend", "-q"]) == 0
+                 "--refine", "movenet_lightning", "--refine-passes", "2", "--refine-margin", "1.3", "--no-extend",
+                 "-q"]) == 0
     ((_, _, written),) = read_keypoints(out / "p3.jpg.keypoints.jsonl")
-    est = PoseEstimator(MODEL, refine="movenet_lightning", extend=False)
+    est = PoseEstimator(MODEL, refine="movenet_lightning", refine_passes=2, refine_margin=1.3, extend=False)
     expected = est.estimate(load_image(IMAGES / "p3.jpg"))
-    plain = PoseEstimator(MODEL).estimate(load_image(IMAGES / "p3.jpg"))
+    plain = PoseEstimator(MODEL, refine="movenet_lightning", extend=False).estimate(load_image(IMAGES / "p3.jpg"))
     key = lambda p: tuple(np.round(p.keypoints[1, :2], 1))  # noqa: E731 - by the neck
     assert len(written) == len(expected)
     for w, e in zip(sorted(written, key=key), sorted(expected, key=key)):

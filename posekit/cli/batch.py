@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings(model=args.model, backend=args.backend, threshold=args.threshold,
                         input_size=args.input_size, scales=tuple(args.scales), extend=args.extend,
                         refine=None if args.refine == "none" else args.refine,
+                        refine_margin=args.refine_margin, refine_passes=args.refine_passes,
                         keypoints=None if args.keypoints == "none" else args.keypoints, overlay=args.overlay,
                         openpose_json=args.openpose_json, angles=args.angles, track=args.track,
                         smooth=args.smooth, every=args.every, max_frames=args.max_frames,
