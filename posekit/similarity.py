@@ -275,6 +275,7 @@ def _face_mask(layout: Layout) -> np.ndarray:
     return np.array([_base(n) in FACE for n in layout.keypoints])
 
 
+@lru_cache(maxsize=None)
 def _weights(layout: Layout) -> np.ndarray:
     return np.array([WEIGHTS.get(_base(n), 1.0) for n in layout.keypoints], dtype=np.float64)
 
