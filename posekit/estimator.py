@@ -333,22 +333,28 @@ class PoseEstimator:
             timings["merge scales"] = merge * 1e3
         return Inference(out, lb, self.layout, timings)
 
+    def decode(self, inf: Inference, threshold: float | None = None) -> list[Pose]:
+        """The people in ``inf`` (from :meth:`infer`) with this estimator's grouping settings (keypoint and PAF
+        thresholds, minimum keypoints, the second chance), in image pixels."""
+        return inf.decode(threshold=self.threshold if threshold is None else float(threshold),
+                          paf_threshold=self.paf_threshold, min_keypoints=self.min_keypoints,
+                          extend=self.extend)
+
     def estimate(self, image: np.ndarray, threshold: float | None = None) -> list[Pose]:
         """All people found in a BGR image, keypoints in image pixels, most confident first."""
+        image = as_bgr(image)
         inf = self.infer(image)
         t0 = time.perf_counter()
-        poses = inf.decode(threshold=self.threshold if threshold is None else float(threshold),
-                           paf_threshold=self.paf_threshold, min_keypoints=self.min_keypoints,
-                           extend=self.extend)
+        poses = self.decode(inf, threshold)
         inf.timings["decode"] = (time.perf_counter() - t0) * 1e3
         self.last_timings = inf.timings
         poses = sorted(poses, key=lambda p: -p.score)
         return self._refine(image, poses, inf.timings) if self.refiner is not None else poses
 
     def _refine(self, image: np.ndarray, poses: list[Pose], timings: dict[str, float]) -> list[Pose]:
-        """The second stage (``refine=``), timed as ``timings["refine"]``."""
+        """The second stage (``refine=``) on the BGR ``image``, timed as ``timings["refine"]``."""
         t0 = time.perf_counter()
-        poses = self.refiner.refine(as_bgr(image), poses)
+        poses = self.refiner.refine(image, poses)
         timings["refine"] = (time.perf_counter() - t0) * 1e3
         return poses
 

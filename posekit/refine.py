@@ -221,8 +221,7 @@ class CropRefiner:
             if crop is None:
                 continue
             patch = crop_square(image_bgr, crop, size)
-            found = est.infer(patch).decode(threshold=est.threshold, paf_threshold=est.paf_threshold,
-                                            min_keypoints=est.min_keypoints, extend=est.extend)
+            found = est.decode(est.infer(patch))
             if not found:
                 continue
             s = crop.side / size
