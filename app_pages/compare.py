@@ -195,7 +195,7 @@ for ph in al.phases:
         "reference (s)": f"{ph.ref_start / fr:.1f}–{(ph.ref_end + 1) / fr:.1f}",
         "attempt (s)": f"{ph.attempt_start / fa:.1f}–{(ph.attempt_end + 1) / fa:.1f}",
         "similarity": sim,
-        "most different": "; ".join(d.text.split(" in frames")[0].rstrip(",") for d in worst)
+        "most different": "; ".join(d.words for d in worst)
                           or "nothing 10° or more apart",
     })
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",

@@ -30,6 +30,7 @@ import numpy as np
 from .errors import InvalidInputError
 from .pose import Pose
 from .sequence import Comparison, PoseSequence, angle_label, compare_sequences
+from .similarity import _find
 from .video import MAX_FRAMES, VideoInfo, VideoWriter, _Thumbnails, estimate_frames, probe
 
 #: Height of each side of the side-by-side video (pixels; smaller sources keep their height).
@@ -144,11 +145,8 @@ def _vertex_indices(layout: str) -> dict[str, int]:
     spec = get_layout(layout)
     out = {}
     for d in JOINT_ANGLES:
-        if d.kind == "joint":
-            try:
-                out[d.name] = spec.index(d.vectors[0][0])
-            except KeyError:
-                pass
+        if d.kind == "joint" and (i := _find(spec, d.vectors[0][0])) is not None:
+            out[d.name] = i
     return out
 
 
@@ -310,10 +308,7 @@ def write_report(comparison: Comparison, path: str | os.PathLike) -> Path:
         raise InvalidInputError(f"output folder {path.parent} does not exist")
     tmp = path.with_name(f".{path.name}.part")
     try:
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
-            w = csv.DictWriter(f, REPORT_COLUMNS)
-            w.writeheader()
-            w.writerows(report_rows(comparison))
+        tmp.write_bytes(report_csv(comparison))
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

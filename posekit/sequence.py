@@ -51,7 +51,7 @@ import numpy as np
 from .errors import InvalidInputError
 from .layouts import get_layout
 from .pose import Pose
-from .similarity import ANGLE_TOLERANCE_DEG, MIN_COMMON, SHOULDER_TO_TORSO, _tolerances, _weights, \
+from .similarity import ANGLE_TOLERANCE_DEG, MIN_COMMON, SHOULDER_TO_TORSO, _find, _tolerances, _weights, \
     mirror_permutation
 
 #: Default half-width of the Sakoe-Chiba band: this fraction of the longer sequence, at least MIN_WINDOW_S.
@@ -151,14 +151,9 @@ def normalised_keypoints(seq: PoseSequence, mirror: bool = False) -> np.ndarray:
     vis = kp[..., 2] > 0
     xy = np.where(vis[..., None], kp[..., :2], np.nan)
 
-    def col(name):
-        try:
-            return spec.index(name)
-        except KeyError:
-            return None
-
-    hips = [i for i in (col("MidHip"),) if i is not None] or [i for i in (col("RHip"), col("LHip")) if i is not None]
-    neck = col("Neck")
+    hips = [i for i in (_find(spec, "MidHip"),) if i is not None] or \
+        [i for i in (_find(spec, "RHip"), _find(spec, "LHip")) if i is not None]
+    neck = _find(spec, "Neck")
     with _quiet():
         hip_c = np.nanmean(xy[:, hips], axis=1) if hips else np.full((len(seq), 2), np.nan)
         mean_c = np.nanmean(xy, axis=1)
@@ -170,7 +165,7 @@ def normalised_keypoints(seq: PoseSequence, mirror: bool = False) -> np.ndarray:
     sizes = []
     if neck is not None and hips:
         sizes.append(np.linalg.norm(xy[:, neck] - hip_c, axis=1))
-    rs, ls = col("RShoulder"), col("LShoulder")
+    rs, ls = _find(spec, "RShoulder"), _find(spec, "LShoulder")
     if rs is not None and ls is not None:
         sizes.append(SHOULDER_TO_TORSO * np.linalg.norm(xy[:, rs] - xy[:, ls], axis=1))
     with _quiet():
@@ -454,11 +449,20 @@ class JointDifference:
     peak_deg: float = 0.0  # 90th percentile of how far apart (3-frame running median): the largest differences
 
     @property
-    def text(self) -> str:
+    def _peaks(self) -> bool:
+        """Its largest differences stand well above the average: worth saying "up to N°"."""
+        return self.peak_deg >= max(self.mean_abs_deg + 5, 1.5 * self.mean_abs_deg)
+
+    @property
+    def words(self) -> str:
+        """The difference without where it happens: "left knee: bent 12° more, up to 25°"."""
         words = describe_angle_difference(self.angle, self.diff_deg, self.mean_abs_deg)
-        if self.peak_deg >= max(self.mean_abs_deg + 5, 1.5 * self.mean_abs_deg):
-            words += f", up to {self.peak_deg:.0f}°,"
-        return f"{words} in frames {self.ref_start}–{self.ref_end} of the reference " \
+        return f"{words}, up to {self.peak_deg:.0f}°" if self._peaks else words
+
+    @property
+    def text(self) -> str:
+        sep = "," if self._peaks else ""
+        return f"{self.words}{sep} in frames {self.ref_start}–{self.ref_end} of the reference " \
                f"({self.ref_start / self.fps:.1f}–{(self.ref_end + 1) / self.fps:.1f} s)"
 
 
