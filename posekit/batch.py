@@ -50,6 +50,7 @@ from .errors import InvalidInputError, PosekitError
 from .imageio import IMAGE_TYPES
 from .models import DEFAULT_MODEL
 from .video import MAX_FRAMES, VIDEO_TYPES
+from .refine import DEFAULT_MARGIN
 
 #: Extensions of files read as lists of inputs (one path a line; ``#`` starts a comment).
 LIST_TYPES = ("txt", "lst", "list")
@@ -93,7 +94,7 @@ class Settings:
     scales: tuple = (1.0,)
     extend: bool = True
     refine: Optional[str] = None
-    refine_margin: float = 1.6
+    refine_margin: float = DEFAULT_MARGIN
     refine_passes: int = 1
     keypoints: Optional[str] = "jsonl"
     overlay: bool = False
@@ -437,13 +438,9 @@ class Worker:
 def _move_into_place(src: Path, dst: Path, stage: Path) -> None:
     """``os.replace`` a staged file (or folder) to its final place; a folder replaces an older one whole."""
     dst.parent.mkdir(parents=True, exist_ok=True)
-    if src.is_dir():
-        if dst.exists():
-            old = stage / ".old"
-            os.replace(dst, old)
-        os.replace(src, dst)
-    else:
-        os.replace(src, dst)
+    if src.is_dir() and dst.exists():
+        os.replace(dst, stage / ".old")
+    os.replace(src, dst)
 
 
 # ------------------------------------------------------------------------------------------------------ engines
@@ -671,7 +668,7 @@ class RayEngine:
         if not n:
             res = ray.cluster_resources()
             n = int(res.get("GPU", 0) // self.num_gpus) if self.num_gpus else int(res.get("CPU", 1) // self.num_cpus)
-        n = max(1, min(n, len(items))) if items else 0
+        n = max(1, min(n, len(items)))
         pending = collections.deque(items)
         attempts: collections.Counter = collections.Counter()
         notes: dict[str, str] = {}

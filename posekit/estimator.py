@@ -17,6 +17,7 @@ from .errors import InvalidInputError, ModelError
 from .layouts import Layout, get_layout
 from .models import DEFAULT_MODEL, ModelSpec, get_model, resolve, resolve_config
 from .pose import Pose
+from .refine import DEFAULT_MARGIN, DEFAULT_MAX_PEOPLE
 
 
 @dataclass(frozen=True)
@@ -194,7 +195,8 @@ class PoseEstimator:
                  paf_threshold: float = 0.05, min_keypoints: int = 4, extend: bool = True,
                  input_size: tuple[int, int] | str | None = "auto", scales: Sequence[float] = (1.0,),
                  net: cv2.dnn.Net | None = None, download: bool = True, refine: str | None = None,
-                 refine_max_people: int = 10, refine_margin: float = 1.6, refine_passes: int = 1):
+                 refine_max_people: int = DEFAULT_MAX_PEOPLE, refine_margin: float = DEFAULT_MARGIN,
+                 refine_passes: int = 1):
         self.spec = get_model(model)
         if self.spec.format == "tfjs":
             raise ModelError(f"{self.spec.name} is a second-stage model (one person per crop): use "

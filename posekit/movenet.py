@@ -30,10 +30,7 @@ import numpy as np
 from .backends import create_runner, get_backend
 from .models import ModelSpec, get_model, resolve
 
-#: MoveNet's keypoint order = COCO-17.
-KEYPOINTS = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
-             "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
-             "right_knee", "left_ankle", "right_ankle")
+#: MoveNet's keypoints, in COCO-17's order (:data:`posekit.layouts.COCO17_KEYPOINTS`).
 NUM_KEYPOINTS = 17
 #: Channels of the converted graph's single output.
 HEATMAPS = slice(0, 17)
@@ -146,8 +143,6 @@ class MoveNet:
         self._runner, self.backend, self.backend_message = create_runner(
             self.spec, self.requested_backend, weights=self.path)
         self._lock = threading.Lock()
-        # ONNX Runtime and OpenVINO take a whole batch; OpenCV DNN too (the batch axis is free in the graph).
-        self.batch = True
 
     @property
     def name(self) -> str:

@@ -33,12 +33,12 @@ def add_model_options(parser: argparse.ArgumentParser, *, threshold: bool = True
     if threshold:
         parser.add_argument("--threshold", type=float, default=0.1, help="keypoint threshold (default: %(default)s)")
     if refine is not None:
-        from ..refine import REFINERS
+        from ..refine import DEFAULT_MARGIN, REFINERS
 
         parser.add_argument("--refine", default=refine, choices=["none", *REFINERS],
                             help="second stage on each person's crop: MoveNet Thunder (accurate), Lightning "
                                  "(faster), crop (the same network again) or none (default: %(default)s)")
-        parser.add_argument("--refine-margin", type=float, default=1.6, metavar="M",
+        parser.add_argument("--refine-margin", type=float, default=DEFAULT_MARGIN, metavar="M",
                             help="second stage crop side / the person's keypoint box side (default: %(default)s)")
         parser.add_argument("--refine-passes", type=int, default=refine_passes, choices=[1, 2], metavar="N",
                             help="MoveNet passes: 2 re-crops around MoveNet's own keypoints, so a person gets the "
@@ -96,6 +96,7 @@ def make_estimator(args: argparse.Namespace):
     """The estimator the options ask for; says on stderr when the backend fell back to the CPU."""
     from ..estimator import PoseEstimator
     from ..models import print_progress
+    from ..refine import DEFAULT_MARGIN
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -112,7 +113,7 @@ def make_estimator(args: argparse.Namespace):
                             input_size=getattr(args, "input_size", "auto"), scales=getattr(args, "scales", (1.0,)),
                             extend=getattr(args, "extend", True),
                             refine=None if refine in (None, "none") else refine,
-                            refine_margin=getattr(args, "refine_margin", 1.6),
+                            refine_margin=getattr(args, "refine_margin", DEFAULT_MARGIN),
                             refine_passes=getattr(args, "refine_passes", 1))
     if est.backend_message:
         print(f"warning: {est.backend_message}", file=sys.stderr)
