@@ -378,13 +378,10 @@ class Worker:
         res.frames, res.people = 1, len(poses)
         s = self.settings
         if "keypoints" in staged:  # as a video's keypoints file (angles included) with one frame, number 0
-            with open(staged["keypoints"], "w", encoding="utf-8", newline="") as f:
-                if s.keypoints == "csv":
-                    w = csv.writer(f)
-                    w.writerow(export.csv_header(self.estimator.layout, angles=True))
-                    w.writerows(export.csv_rows(poses, 0, angles=True, time_s=0.0))
-                else:
-                    f.write(export.jsonl_line(0, 0.0, poses, angles=True) + "\n")
+            from .video import _KeypointWriter
+
+            with _KeypointWriter(staged["keypoints"], s.keypoints, self.estimator) as kp:
+                kp.write(0, 0.0, poses)
         if "angles" in staged:
             from .kinematics import angle_series
 
