@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Optional
 
 from .errors import InvalidInputError, PosekitError
+from .files import atomic_open
 from .imageio import IMAGE_TYPES
 from .models import DEFAULT_MODEL
 from .video import MAX_FRAMES, VIDEO_TYPES
@@ -763,15 +764,11 @@ class Manifest:
                         continue
 
     def compact(self) -> None:
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
+        with atomic_open(self.path, fsync=True) as f:
             w = csv.writer(f)
             w.writerow(COLUMNS)
             for key in sorted(self.rows):
                 w.writerow(self.rows[key].row())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
 
     def append(self, res: Result) -> None:
         self.rows[res.input] = res

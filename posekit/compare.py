@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from .errors import InvalidInputError
+from .files import write_atomic
 from .pose import Pose
 from .sequence import Comparison, PoseSequence, angle_label, compare_sequences
 from .similarity import _find
@@ -303,16 +304,7 @@ def report_rows(comparison: Comparison) -> list[dict]:
 
 def write_report(comparison: Comparison, path: str | os.PathLike) -> Path:
     """Write :func:`report_rows` as CSV (atomically: a temporary file renamed when complete)."""
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise InvalidInputError(f"output folder {path.parent} does not exist")
-    tmp = path.with_name(f".{path.name}.part")
-    try:
-        tmp.write_bytes(report_csv(comparison))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return write_atomic(path, report_csv(comparison))
 
 
 def report_csv(comparison: Comparison) -> bytes:

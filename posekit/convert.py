@@ -18,11 +18,12 @@ the small differences come from TFLite's hybrid kernels quantizing activations o
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+from .files import atomic_open
 
 #: Total stride of the MobileNetV2-OpenPose backbone: input sides must be multiples of it.
 INPUT_MULTIPLE = 16
@@ -274,12 +275,6 @@ def write_onnx(model, dst: str | os.PathLike) -> Path:
     """Write an ONNX model to ``dst`` atomically (a ``.part`` file beside it, then a rename). Returns ``dst``."""
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=dst.name + ".", suffix=".part", dir=dst.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(model.SerializeToString())
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(dst, "wb") as f:
+        f.write(model.SerializeToString())
     return dst

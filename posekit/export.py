@@ -10,6 +10,7 @@ Numbers are written as the shortest decimals that read back as the same float32 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InvalidInputError
+from .files import atomic_open, write_atomic
 from .layouts import COCO17_KEYPOINTS, COCO18, Layout, get_layout
 from .pose import Pose
 
@@ -95,9 +97,7 @@ def openpose_json(poses: Sequence[Pose], layout: str | Layout | None = None) -> 
 
 def write_openpose_json(path: str | os.PathLike, poses: Sequence[Pose], layout: str | Layout | None = None) -> Path:
     """Write :func:`openpose_json` to ``path`` (compact, as OpenPose does); returns the path."""
-    path = Path(path)
-    path.write_text(json.dumps(openpose_json(poses, layout), separators=(",", ":")) + "\n", encoding="utf-8")
-    return path
+    return write_atomic(path, json.dumps(openpose_json(poses, layout), separators=(",", ":")) + "\n")
 
 
 def poses_from_openpose(data: dict, layout: str | Layout = COCO18) -> list[Pose]:
@@ -218,8 +218,7 @@ def write_csv(path_or_file, frames: Iterable[tuple[int | None, Sequence[Pose]]],
     """
     lay = get_layout(layout) if layout is not None else None
     own = not hasattr(path_or_file, "write")
-    f = open(path_or_file, "w", newline="", encoding="utf-8") if own else path_or_file
-    try:
+    with atomic_open(path_or_file) if own else contextlib.nullcontext(path_or_file) as f:
         writer = csv.writer(f)
         pending: list[list] = []  # rows of the first frames, held until a pose tells the layout
         count = 0
@@ -241,9 +240,6 @@ def write_csv(path_or_file, frames: Iterable[tuple[int | None, Sequence[Pose]]],
         if pending is not None:
             writer.writerow(csv_header(lay or COCO18))
             writer.writerows(pending)
-    finally:
-        if own:
-            f.close()
     return count
 
 
@@ -418,7 +414,7 @@ def write_trc(path: str | os.PathLike, trajectory, fps: float, height_m: float |
             x, y = xy[row, j]
             cells += [f"{x:.6g}", f"{y:.6g}", "0"] if np.isfinite(x) and np.isfinite(y) else ["", "", ""]
         lines.append("\t".join(cells))
-    return _write_atomic(path, "\n".join(lines) + "\n")
+    return write_atomic(path, "\n".join(lines) + "\n")
 
 
 def write_mot(path: str | os.PathLike, series) -> Path:
@@ -434,7 +430,7 @@ def write_mot(path: str | os.PathLike, series) -> Path:
     for row in range(n):
         vals = ["NaN" if not np.isfinite(v) else f"{v:.4f}" for v in series.values[row]]
         lines.append("\t".join([f"{float(series.times[row]) - t0:.6f}", *vals]))
-    return _write_atomic(path, "\n".join(lines) + "\n")
+    return write_atomic(path, "\n".join(lines) + "\n")
 
 
 def write_angles_csv(path_or_file, series: dict) -> int:
@@ -451,18 +447,14 @@ def write_angles_csv(path_or_file, series: dict) -> int:
             rows.append([int(s.frames[i]), round(float(s.times[i]), 6), int(tid),
                          *[None if not np.isfinite(v) else round(float(v), 3) for v in s.values[i]]])
     rows.sort(key=lambda r: (r[0], r[2]))
-    f = open(path_or_file, "w", newline="", encoding="utf-8") if own else path_or_file
-    try:
-        w = csv.writer(f)
-        if not names:
-            from .kinematics import ANGLES
+    if not names:
+        from .kinematics import ANGLES
 
-            names = [a.name for a in ANGLES]
+        names = [a.name for a in ANGLES]
+    with atomic_open(path_or_file) if own else contextlib.nullcontext(path_or_file) as f:
+        w = csv.writer(f)
         w.writerow(["frame", "time", "person", *names])
         w.writerows(rows)
-    finally:
-        if own:
-            f.close()
     return len(rows)
 
 
@@ -471,18 +463,6 @@ def angles_csv_text(series: dict) -> str:
     buf = io.StringIO(newline="")
     write_angles_csv(buf, series)
     return buf.getvalue()
-
-
-def _write_atomic(path: str | os.PathLike, text: str) -> Path:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.part")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise InvalidInputError(f"cannot write {path}: {e}") from None
-    return path
 
 
 __all__ = [

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import tempfile
 import threading
 import urllib.error
 import urllib.request
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import ChecksumError, DownloadError, ModelError
+from .files import atomic_path
 
 ENV_MODEL_DIR = "POSEKIT_MODEL_DIR"
 ENV_MIRROR = "POSEKIT_MODEL_MIRROR"
@@ -212,11 +212,9 @@ def download(url: str, dst: Path, sha256: str | None, progress: ProgressFn | Non
              timeout: float = 60.0) -> Path:
     """Download ``url`` to ``dst`` atomically, verifying ``sha256`` when given. Nothing partial is left behind."""
     dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=dst.name + ".", suffix=".part", dir=dst.parent)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_path(dst) as tmp:
         h = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out:
+        with open(tmp, "wb") as out:
             try:
                 resp = urllib.request.urlopen(url, timeout=timeout)  # noqa: S310 - registry URLs only
             except (urllib.error.URLError, OSError, ValueError) as exc:
@@ -235,10 +233,7 @@ def download(url: str, dst: Path, sha256: str | None, progress: ProgressFn | Non
         digest = h.hexdigest()
         if sha256 and digest != sha256:
             raise ChecksumError(f"sha256 mismatch for {dst.name} from {url}: expected {sha256}, got {digest}")
-        os.replace(tmp, dst)
-        return dst
-    finally:
-        tmp.unlink(missing_ok=True)
+    return dst
 
 
 def _source_url(remote: RemoteFile) -> str:

@@ -17,7 +17,6 @@ import csv
 import math
 import os
 import queue
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +32,7 @@ import numpy as np
 from . import export
 from .errors import InvalidInputError
 from .estimator import PoseEstimator, letterbox_size, shrink
+from .files import discard, publish, temp_path
 from .pose import Pose
 
 #: Extensions offered for video uploads.
@@ -505,22 +505,6 @@ def _output_size(display: tuple[int, int], output_height: Optional[int]) -> tupl
     return max(2, w // 2 * 2), max(2, h // 2 * 2)
 
 
-def _temp_beside(path: Path, suffix: str) -> Path:
-    if not path.parent.is_dir():
-        raise InvalidInputError(f"output folder {path.parent} does not exist")
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix)
-    os.close(fd)
-    return Path(name)
-
-
-def _unlink(path: Optional[Path]) -> None:
-    if path is not None:
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            pass
-
-
 _DEFAULT = object()
 
 
@@ -597,9 +581,9 @@ def process_video(
 
     p = _Pipeline()
     state: dict = {"truncated": False, "decoded": 0}
-    tmp_video = _temp_beside(dst, ".part.mp4")
+    tmp_video = temp_path(dst, ".part.mp4")
     kp_path = Path(keypoints_path) if keypoints_path is not None else None
-    tmp_kp = kp_path and _temp_beside(kp_path, f".part.{keypoints_format}")
+    tmp_kp = kp_path and temp_path(kp_path, f".part.{keypoints_format}")
     encoder = decoder = None
     tracker = smoother = None
     if track:
@@ -663,9 +647,9 @@ def process_video(
             raise InvalidInputError(f"{src.name} contains no decodable video frames")
         if progress is not None and (done, total) != last_call:
             progress(done, done, 0.0)
-        os.replace(tmp_video, dst)
+        publish(tmp_video, dst)
         if kp_path is not None:
-            os.replace(tmp_kp, kp_path)
+            publish(tmp_kp, kp_path)
     except BaseException as exc:
         p.fail(exc)
         for t in (decoder, encoder.thread if encoder else None):
@@ -673,8 +657,8 @@ def process_video(
                 t.join()
         if encoder is not None:
             encoder.close()
-        _unlink(tmp_video)
-        _unlink(tmp_kp)
+        discard(tmp_video)
+        discard(tmp_kp)
         if isinstance(exc, _Stop) and p.error is not None and p.error is not exc:
             raise p.error from None
         raise
@@ -789,7 +773,7 @@ class VideoWriter:
         self.size = (max(2, int(size[0]) // 2 * 2), max(2, int(size[1]) // 2 * 2))
         self.fps = Fraction(fps).limit_denominator(1001)
         self._p = _Pipeline()
-        self._tmp = _temp_beside(self.dst, ".part.mp4")
+        self._tmp = temp_path(self.dst, ".part.mp4")
         self._encoder = _Encoder(self._p, self._tmp, self.size, self.fps, self.size, None, None)
         self._encoder.thread.start()
         self.frames = 0
@@ -814,7 +798,7 @@ class VideoWriter:
         if self.frames == 0:
             self.abort()
             raise InvalidInputError("no frame to write")
-        os.replace(self._tmp, self.dst)
+        publish(self._tmp, self.dst)
         return self.dst
 
     def abort(self) -> None:
@@ -822,7 +806,7 @@ class VideoWriter:
         if self._encoder.thread.is_alive():
             self._encoder.thread.join()
         self._encoder.close()
-        _unlink(self._tmp)
+        discard(self._tmp)
 
     def __enter__(self) -> "VideoWriter":
         return self

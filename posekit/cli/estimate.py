@@ -24,6 +24,7 @@ def run(args: argparse.Namespace) -> int:
     from ..draw import draw_poses
     from ..errors import InvalidInputError
     from ..export import write_openpose_json
+    from ..files import write_atomic
     from ..imageio import encode_image, load_image
 
     paths = [Path(p) for p in args.inputs]
@@ -47,8 +48,8 @@ def run(args: argparse.Namespace) -> int:
         poses = est.estimate(image)
         print(f"{path}: {len(poses)} {'person' if len(poses) == 1 else 'people'}")
         if args.output is not None:
-            (args.output / f"{path.stem}_rendered.png").write_bytes(
-                encode_image(draw_poses(image, poses, labels=args.labels), ".png"))
+            overlay = draw_poses(image, poses, labels=args.labels)
+            write_atomic(args.output / f"{path.stem}_rendered.png", encode_image(overlay, ".png"))
         if args.json_dir is not None:
             write_openpose_json(args.json_dir / f"{path.stem}_keypoints.json", poses)
     return 2 if failed else 0
