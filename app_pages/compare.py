@@ -15,10 +15,7 @@ from posekit.compare import render_side_by_side, repetition_table, report_csv, t
 from posekit.errors import InvalidInputError
 from posekit.kinematics import ANGLES_BY_NAME, JOINT_ANGLES
 from posekit.sequence import angle_label, compare_sequences
-from posekit.video import VIDEO_TYPES
-
-#: The most seconds of each video one run uses (as the Video page).
-MAX_SECONDS = 120
+from posekit.video import MAX_SECONDS, VIDEO_TYPES
 
 settings = common.current()
 

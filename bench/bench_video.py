@@ -25,7 +25,8 @@ import av  # noqa: E402
 
 from posekit import DEFAULT_MODEL, PoseEstimator  # noqa: E402
 from posekit.backends import DEFAULT_BACKEND  # noqa: E402
-from posekit.video import LOOKAHEAD, probe, process_video  # noqa: E402
+from posekit.stages import LOOKAHEAD  # noqa: E402
+from posekit.video import probe, process_video  # noqa: E402
 
 DANCE = Path(os.environ.get("POSEKIT_SHARED", ROOT.parent / "shared")) / "media" / "videos" / "dance.avi"
 
