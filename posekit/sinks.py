@@ -72,15 +72,24 @@ class Sink:
             raise
 
 
+def check_keypoints_format(fmt: str) -> str:
+    """``fmt`` when it is a keypoints file format (``"jsonl"`` or ``"csv"``).
+
+    Raises:
+        InvalidInputError: any other.
+    """
+    if fmt not in ("jsonl", "csv"):
+        raise InvalidInputError(f"keypoints format must be 'jsonl' or 'csv', got {fmt!r}")
+    return fmt
+
+
 class KeypointWriter(Sink):
     """Every frame's poses in one file: ``"jsonl"`` (one JSON object per frame) or ``"csv"`` (one row per
     person per frame), angles included (the formats of :mod:`posekit.export`). ``layout`` names the CSV
     columns (default COCO-18)."""
 
     def __init__(self, path: str | os.PathLike, fmt: str = "jsonl", layout=None) -> None:
-        if fmt not in ("jsonl", "csv"):
-            raise InvalidInputError(f"keypoints format must be 'jsonl' or 'csv', got {fmt!r}")
-        self.path, self.fmt, self.layout = Path(path), fmt, layout
+        self.path, self.fmt, self.layout = Path(path), check_keypoints_format(fmt), layout
         self._tmp: Optional[Path] = None
         self._file = self._csv = None
 
@@ -315,4 +324,4 @@ class Tally(Sink):
 
 
 __all__ = ["AngleCollector", "FrameCallback", "KeypointWriter", "OpenPoseFolder", "OverlayVideo", "Sink", "Tally",
-           "Thumbnails", "draw_people", "output_size"]
+           "Thumbnails", "check_keypoints_format", "draw_people", "output_size"]

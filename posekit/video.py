@@ -23,7 +23,8 @@ from typing import Callable, Optional, Sequence
 
 from . import stages
 from .errors import InvalidInputError
-from .sinks import FrameCallback, KeypointWriter, OverlayVideo, Sink, Tally, Thumbnails, draw_people, output_size
+from .sinks import (FrameCallback, KeypointWriter, OverlayVideo, Sink, Tally, Thumbnails, check_keypoints_format,
+                    draw_people, output_size)
 from .smoothing import DelayedSmoother
 from .tracking import Tracker
 from .videoio import (MAX_FRAMES, MAX_SECONDS, VIDEO_TYPES, FrameSource, Limits, VideoInfo, VideoWriter,
@@ -97,6 +98,7 @@ def process_video(src: str | os.PathLike, dst: str | os.PathLike | None, estimat
     t_start = time.perf_counter()
     src = Path(src)
     limits, steps = Limits(max_frames, max_seconds), [stages.estimate(estimator, every)]
+    check_keypoints_format(keypoints_format)
     overlay = OverlayVideo(dst, height=output_height, draw=draw) if dst is not None else None
     info = probe(src)
     _refuse_overwriting(src, dst, keypoints_path)
