@@ -122,10 +122,6 @@ JOINT_ANGLES: tuple[AngleDef, ...] = tuple(a for a in ANGLES if a.kind in ("join
 _VIRTUAL = {"MidHip": ("RHip", "LHip"), "Neck": ("RShoulder", "LShoulder")}
 
 
-def _point_index(layout: Layout) -> dict[str, int]:
-    return {name.lower(): i for i, name in enumerate(layout.keypoints)}
-
-
 def points(keypoints: np.ndarray, layout: str | Layout, names: Iterable[str]) -> dict[str, np.ndarray]:
     """Positions (..., 2) of named points over any leading shape of ``keypoints`` (..., K, 3); NaN where missing.
 
@@ -134,14 +130,13 @@ def points(keypoints: np.ndarray, layout: str | Layout, names: Iterable[str]) ->
     """
     lay = get_layout(layout)
     kp = np.asarray(keypoints, np.float64)
-    index = _point_index(lay)
     xy = np.where((kp[..., 2:3] > 0), kp[..., :2], np.nan)
     out: dict[str, np.ndarray] = {}
     for name in names:
-        i = index.get(name.lower())
+        i = lay.find(name)
         p = xy[..., i, :] if i is not None else np.full(kp.shape[:-2] + (2,), np.nan)
         if name in _VIRTUAL:
-            a, b = (index.get(n.lower()) for n in _VIRTUAL[name])
+            a, b = (lay.find(n) for n in _VIRTUAL[name])
             if a is not None and b is not None:
                 mid = (xy[..., a, :] + xy[..., b, :]) / 2
                 p = np.where(np.isnan(p), mid, p)
@@ -149,7 +144,7 @@ def points(keypoints: np.ndarray, layout: str | Layout, names: Iterable[str]) ->
     return out
 
 
-def _angles_xy(pts: dict[str, np.ndarray], definitions: Sequence[AngleDef]) -> np.ndarray:
+def _angles_xy(pts: dict[str, np.ndarray], definitions: Sequence[AngleDef], min_length: float = 0.0) -> np.ndarray:
     cols = []
     with np.errstate(invalid="ignore", divide="ignore"):
         for d in definitions:
@@ -159,7 +154,7 @@ def _angles_xy(pts: dict[str, np.ndarray], definitions: Sequence[AngleDef]) -> n
                 nu, nv = np.linalg.norm(u, axis=-1), np.linalg.norm(v, axis=-1)
                 cos = np.sum(u * v, axis=-1) / (nu * nv)
                 ang = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
-                ang = np.where((nu > 0) & (nv > 0), ang, np.nan)
+                ang = np.where((nu > min_length) & (nv > min_length), ang, np.nan)
             else:
                 (u,) = vec
                 dx, dy = u[..., 0], -u[..., 1]  # y up, as seen on screen
@@ -169,6 +164,8 @@ def _angles_xy(pts: dict[str, np.ndarray], definitions: Sequence[AngleDef]) -> n
                     ang = np.degrees(np.arctan2(dy, dx))
                 ang = np.where(ang <= -180.0, ang + 360.0, ang)
                 ang = np.where((dx == 0) & (dy == 0), np.nan, ang)
+                if min_length > 0:
+                    ang = np.where(np.hypot(dx, dy) > min_length, ang, np.nan)
             cols.append(ang)
     return np.stack(cols, axis=-1) if cols else np.zeros(next(iter(pts.values())).shape[:-1] + (0,))
 
@@ -180,12 +177,13 @@ def _defs(definitions: Sequence[AngleDef | str] | None) -> tuple[AngleDef, ...]:
 
 
 def angles_array(keypoints: np.ndarray, layout: str | Layout,
-                 definitions: Sequence[AngleDef | str] | None = None) -> np.ndarray:
+                 definitions: Sequence[AngleDef | str] | None = None, *, min_length: float = 0.0) -> np.ndarray:
     """Angles of keypoints (..., K, 3) as an array (..., A) in the order of ``definitions`` (default
-    :data:`ANGLES`), NaN where a keypoint is missing. Vectorised: a whole trajectory (T, K, 3) at once."""
+    :data:`ANGLES`), NaN where a keypoint is missing or a vector is not longer than ``min_length`` (in the
+    keypoints' unit). Vectorised: a whole trajectory (T, K, 3) at once."""
     defs = _defs(definitions)
     names = {n for d in defs for n in d.points}
-    return _angles_xy(points(keypoints, layout, names), defs)
+    return _angles_xy(points(keypoints, layout, names), defs, min_length)
 
 
 def angles(pose: Pose, definitions: Sequence[AngleDef | str] | None = None) -> dict[str, float]:

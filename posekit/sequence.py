@@ -5,15 +5,15 @@ in time by **dynamic time warping** (DTW), then compared frame by frame along th
 
 1. **Sequence.** :class:`PoseSequence` holds the keypoints of one person (one track ID) in every frame of a
    video, ``NaN``-free: a keypoint not seen has confidence 0.
-2. **Normalisation** (as photo matching, :mod:`posekit.similarity`): each frame is centred on its hips and
-   divided by the person's body size (torso length, else 1.4 x shoulder width), the median over the sequence so
-   that bending forward does not inflate the pose. With ``mirror=True`` the attempt is also tried mirrored
-   (:func:`posekit.similarity.mirror_permutation`: x negated, left/right swapped) and the better kept.
+2. **Normalisation** (photo matching's, :func:`posekit.normalise.normalise`): each frame is centred on its hips
+   and divided by the person's body size (torso length, else 1.4 x shoulder width), the median over the
+   sequence so that bending forward does not inflate the pose. With ``mirror=True`` the attempt is also tried
+   mirrored (:func:`posekit.similarity.mirror_keypoints`: x negated, left/right swapped) and the better kept.
 3. **Features.** Normalised keypoints, and the joint angles of :mod:`posekit.kinematics` (degrees).
 4. **Frame cost** between attempt frame ``i`` and reference frame ``j`` (used only to find the alignment):
    ``D_ij = (K_ij + A_ij) / 2`` with ``K_ij`` the weighted mean over keypoints seen in both of
    ``d^2 / (2 k^2)`` (``d`` in torso lengths, ``k`` and the weights those of photo matching:
-   :data:`posekit.similarity.TOLERANCES`, face points weighing 1/2) and ``A_ij`` the mean over angles measured in
+   :attr:`posekit.layouts.Layout.tolerances`, face points weighing 1/2) and ``A_ij`` the mean over angles measured in
    both of ``delta^2 / (2 * 30deg^2)`` (``-log`` of photo matching's agreements); ``cost_ij = sqrt(D_ij)``, a
    distance rather than its square: on the benchmark's time warp it halves the alignment error's 95th
    percentile compared with ``D_ij`` and cuts it fivefold compared with ``1 - exp(-D_ij)``. Fewer than
@@ -49,10 +49,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import InvalidInputError
+from .kinematics import ANGLES_BY_NAME, JOINT_ANGLES, angles_array
 from .layouts import get_layout
+from .normalise import normalise
 from .pose import Pose
-from .similarity import ANGLE_TOLERANCE_DEG, MIN_COMMON, SHOULDER_TO_TORSO, _find, _tolerances, _weights, \
-    mirror_permutation
+from .similarity import ANGLE_TOLERANCE_DEG, MIN_COMMON, mirror_keypoints
 
 #: Default half-width of the Sakoe-Chiba band: this fraction of the longer sequence, at least MIN_WINDOW_S.
 WINDOW_FRACTION = 0.1
@@ -138,47 +139,17 @@ class PoseSequence:
 def normalised_keypoints(seq: PoseSequence, mirror: bool = False) -> np.ndarray:
     """(T, K, 2) float64 keypoints in torso lengths, centred per frame on the hips; NaN where not seen.
 
-    Translation per frame: the mean of the visible hips (else the neck, else the mean of the visible
-    keypoints), as :mod:`posekit.similarity`. Scale: the median over the sequence of the per-frame torso
-    length (neck to hip centre), else 1.4 x the shoulder width, else the RMS spread. ``mirror``: x negated and
-    left/right keypoints swapped (:func:`posekit.similarity.mirror_permutation`).
+    :func:`posekit.normalise.normalise` with one body size for the whole sequence: per frame the centre of
+    photo matching (the hips, else the neck, else the mean of the keypoints seen); the size the median over the
+    sequence of the per-frame torso length (neck to hip centre), else 1.4 x the shoulder width, else the RMS
+    spread. ``mirror``: x negated and left/right keypoints swapped
+    (:func:`posekit.similarity.mirror_keypoints`).
     """
     spec = get_layout(seq.layout)
-    kp = seq.keypoints.astype(np.float64)
-    if mirror:
-        kp = kp[:, mirror_permutation(spec)]
-        kp[..., 0] = -kp[..., 0]
-    vis = kp[..., 2] > 0
-    xy = np.where(vis[..., None], kp[..., :2], np.nan)
-
-    hips = [i for i in (_find(spec, "MidHip"),) if i is not None] or \
-        [i for i in (_find(spec, "RHip"), _find(spec, "LHip")) if i is not None]
-    neck = _find(spec, "Neck")
-    with _quiet():
-        hip_c = np.nanmean(xy[:, hips], axis=1) if hips else np.full((len(seq), 2), np.nan)
-        mean_c = np.nanmean(xy, axis=1)
-    centre = hip_c.copy()
-    if neck is not None:
-        centre = np.where(np.isnan(centre), xy[:, neck], centre)
-    centre = np.where(np.isnan(centre), mean_c, centre)
-
-    sizes = []
-    if neck is not None and hips:
-        sizes.append(np.linalg.norm(xy[:, neck] - hip_c, axis=1))
-    rs, ls = _find(spec, "RShoulder"), _find(spec, "LShoulder")
-    if rs is not None and ls is not None:
-        sizes.append(SHOULDER_TO_TORSO * np.linalg.norm(xy[:, rs] - xy[:, ls], axis=1))
-    with _quiet():
-        sizes.append(np.sqrt(np.nanmean(((xy - mean_c[:, None]) ** 2).sum(axis=2), axis=1)))
-    scale = None
-    for s in sizes:
-        s = s[np.isfinite(s) & (s > 1e-6)]
-        if len(s):
-            scale = float(np.median(s))
-            break
-    if scale is None:
-        return np.full(xy.shape, np.nan)
-    return (xy - centre[:, None]) / scale
+    kp = mirror_keypoints(seq.keypoints, spec) if mirror else seq.keypoints
+    xy = np.where((kp[..., 2] > 0)[..., None], kp[..., :2].astype(np.float64), np.nan)
+    out = normalise(xy, spec, scale="median")
+    return np.full(xy.shape, np.nan) if out is None else out
 
 
 @contextlib.contextmanager
@@ -193,12 +164,7 @@ def angle_series(seq: PoseSequence, mirror: bool = False) -> tuple[list[str], np
     """The joint angles and trunk lean of :mod:`posekit.kinematics` (:data:`~posekit.kinematics.JOINT_ANGLES`)
     in every frame: (names, (T, A) degrees, NaN where missing). Segment directions are left out: they wrap
     around at 180° and follow the camera's rotation, which the keypoints already carry."""
-    from .kinematics import JOINT_ANGLES, angles_array
-
-    kp = seq.keypoints
-    if mirror:
-        kp = kp[:, mirror_permutation(get_layout(seq.layout))].copy()
-        kp[..., 0] = np.where(kp[..., 2] > 0, -kp[..., 0], kp[..., 0])
+    kp = mirror_keypoints(seq.keypoints, get_layout(seq.layout)) if mirror else seq.keypoints
     return [d.name for d in JOINT_ANGLES], angles_array(kp, seq.layout, JOINT_ANGLES)
 
 
@@ -224,7 +190,7 @@ def features(seq: PoseSequence, mirror: bool = False, *, angles: bool = True) ->
         ang = np.asarray(ang, np.float64)
     else:
         names, ang = [], np.zeros((len(seq), 0))
-    return Features(kp, ang, list(names), _tolerances(spec), _weights(spec))
+    return Features(kp, ang, list(names), spec.tolerances, spec.weights)
 
 
 # ------------------------------------------------------------------------------------------------ cost band
@@ -468,8 +434,6 @@ class JointDifference:
 
 def angle_label(name: str) -> str:
     """``"right_knee"`` -> ``"right knee"`` (the label of :mod:`posekit.kinematics`, in lower case)."""
-    from .kinematics import ANGLES_BY_NAME
-
     d = ANGLES_BY_NAME.get(name)
     return (d.label if d else name.replace("_", " ")).lower()
 
