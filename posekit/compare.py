@@ -34,7 +34,7 @@ from .files import write_atomic
 from .kinematics import JOINT_ANGLES
 from .layouts import get_layout
 from .pose import Pose
-from .sequence import Comparison, PoseSequence, angle_label, angle_series, compare_sequences
+from .sequence import Comparison, PoseSequence, angle_label, compare_sequences, joint_angles
 from .video import MAX_FRAMES, VideoInfo, VideoWriter, _Thumbnails, estimate_frames, probe
 
 #: Height of each side of the side-by-side video (pixels; smaller sources keep their height).
@@ -190,8 +190,8 @@ def render_side_by_side(reference: VideoPeople, attempt: VideoPeople, comparison
     size = (left_w + right_w, h + bar)
     vertices = _vertex_indices(att_seq.layout)
     names = al.angle_names
-    att_ang = angle_series(att_seq)[1]
-    ref_ang = angle_series(ref_seq, al.mirrored)[1]
+    att_ang = joint_angles(att_seq)[1]
+    ref_ang = joint_angles(ref_seq, al.mirrored)[1]
     # compare each attempt joint with the reference's counterpart (mirrored when the comparison was)
     scale_text = h / 480
     ref_frames = estimate_frames(reference.path, None, max_frames=reference.frames)
