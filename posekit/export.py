@@ -23,7 +23,9 @@ import numpy as np
 from .errors import InvalidInputError
 from .files import atomic_open, write_atomic
 from .layouts import COCO17_KEYPOINTS, COCO18, Layout, get_layout
+from .kinematics import ANGLES, angles_array, points
 from .pose import Pose
+from .tracking import person_numbers
 
 #: The ``version`` OpenPose 1.3+ writes in its ``--write_json`` files.
 OPENPOSE_JSON_VERSION = 1.3
@@ -45,8 +47,6 @@ def _num(v) -> float:
 def _pose_angles(poses: Sequence[Pose]) -> list[list[float | None]]:
     """Each pose's angles (:data:`posekit.kinematics.ANGLES` order, degrees rounded to 0.001, None where not
     measurable), computed for all poses of a frame at once."""
-    from .kinematics import angles_array  # noqa: PLC0415
-
     if not poses:
         return []
     if len({p.layout for p in poses}) > 1:  # not one array: pose by pose
@@ -182,8 +182,6 @@ def csv_header(layout: str | Layout = COCO18, *, angles: bool = False) -> list[s
     for name in lay.keypoints:
         cols += [f"{name}_x", f"{name}_y", f"{name}_c"]
     if angles:
-        from .kinematics import ANGLES
-
         cols += ["time"] + [a.name for a in ANGLES]
     return cols
 
@@ -192,14 +190,15 @@ def csv_rows(poses: Sequence[Pose], frame: int | None = None, *, angles: bool = 
              time_s: float | None = None) -> list[list]:
     """One row per person matching :func:`csv_header`; ``frame`` None leaves the frame cell empty.
 
-    ``person`` is the pose's ``track_id`` when it was tracked, else its place in the list (from 0).
+    ``person`` is the number the overlay shows (:func:`posekit.tracking.person_numbers`): the pose's
+    ``track_id`` when it was tracked, else its place in the list, from 1.
     Missing keypoints have empty x and y (None) and confidence 0; so have angles that cannot be measured.
     """
     _check_layout(poses, None)
     per_pose = _pose_angles(poses) if angles else []
     rows = []
-    for i, p in enumerate(poses):
-        row: list = [frame, i if p.track_id is None else int(p.track_id), _num(p.score)]
+    for i, (p, number) in enumerate(zip(poses, person_numbers(poses))):
+        row: list = [frame, int(number), _num(p.score)]
         for x, y, c in p.keypoints:
             row += [_num(x), _num(y), _num(c)] if c > 0 else [None, None, 0.0]
         if angles:
@@ -262,8 +261,6 @@ def jsonl_line(frame_index: int, time_s: float | None, poses: Sequence[Pose], *,
     """
     people = []
     if angles:
-        from .kinematics import ANGLES  # noqa: PLC0415
-
         names = [d.name for d in ANGLES]
         per_pose = _pose_angles(poses)
     for i, p in enumerate(poses):
@@ -357,8 +354,6 @@ def pixels_per_metre(trajectory, height_m: float) -> float:
     Raises:
         InvalidInputError: a height that is not positive, or a person whose legs and trunk are never all found.
     """
-    from .kinematics import points
-
     if not height_m or height_m <= 0:
         raise InvalidInputError(f"the person's height must be positive (metres), got {height_m}")
     pts = points(trajectory.keypoints, trajectory.layout,
@@ -448,8 +443,6 @@ def write_angles_csv(path_or_file, series: dict) -> int:
                          *[None if not np.isfinite(v) else round(float(v), 3) for v in s.values[i]]])
     rows.sort(key=lambda r: (r[0], r[2]))
     if not names:
-        from .kinematics import ANGLES
-
         names = [a.name for a in ANGLES]
     with atomic_open(path_or_file) if own else contextlib.nullcontext(path_or_file) as f:
         w = csv.writer(f)

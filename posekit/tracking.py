@@ -269,10 +269,11 @@ class Tracker:
             t.hits += 1
 
 
-def number_untracked(poses: Sequence[Pose]) -> list[int]:
-    """The number shown for each person: its ``track_id``, else its place in the list, 1..N (1-based, as the
-    tables and pickers number people in one image)."""
+def person_numbers(poses: Sequence[Pose]) -> list[int]:
+    """The one numbering rule: the number shown and written for each person is its ``track_id`` (from 1, given
+    by :class:`Tracker`), else its place in the list, 1..N (one image: the overlay, the tables, the pickers and
+    every file of that image use these numbers)."""
     return [p.track_id if p.track_id is not None else i for i, p in enumerate(poses, 1)]
 
 
-__all__ = ["Track", "Tracker", "keypoint_sigmas", "number_untracked", "person_size"]
+__all__ = ["Track", "Tracker", "keypoint_sigmas", "person_numbers", "person_size"]
