@@ -49,7 +49,7 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ..batch import FAILED, LocalEngine, RayEngine, Settings, _import_ray, collect_inputs, run_batch
+    from ..batch import FAILED, LocalEngine, RayEngine, Settings, collect_inputs, import_ray, run_batch
     from ..errors import InvalidInputError
     from . import make_estimator
 
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise InvalidInputError(f"--workers must be 1 or more, got {args.workers}")
     if args.engine == "ray":
-        _import_ray()  # a clear message before anything starts
+        import_ray()  # a clear message before anything starts
         engine = RayEngine(workers=args.workers, num_cpus=args.num_cpus, num_gpus=args.num_gpus,
                            address=args.ray_address, retries=args.retries)
     else:
