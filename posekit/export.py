@@ -22,8 +22,8 @@ import numpy as np
 
 from .errors import InvalidInputError
 from .files import atomic_open, write_atomic
-from .layouts import COCO17_KEYPOINTS, COCO18, Layout, get_layout
 from .kinematics import ANGLES, angles_array, points
+from .layouts import COCO17_KEYPOINTS, COCO18, Layout, get_layout
 from .pose import Pose
 from .tracking import person_numbers
 

@@ -116,3 +116,16 @@ def test_the_package_imports_without_its_optional_dependencies(module):
             "print(bad); sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PACKAGE.parent)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_ruff_is_clean():
+    """ruff (configured in pyproject.toml) finds nothing in the package, the app, the tests or the benches."""
+    import shutil
+    import subprocess
+    import sys
+
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+    if ruff is None:
+        pytest.skip("ruff is not installed (requirements-dev.txt installs it)")
+    r = subprocess.run([ruff, "check", "--no-cache", "."], capture_output=True, text=True, cwd=PACKAGE.parent)
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]

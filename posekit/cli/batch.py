@@ -6,7 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import add_model_options, add_video_options
+from tqdm import tqdm
+
+from ..batch import FAILED, LocalEngine, RayEngine, Settings, collect_inputs, import_ray, run_batch
+from ..errors import InvalidInputError
+from . import add_model_options, add_video_options, make_estimator
 
 
 def register(sub) -> None:
@@ -47,12 +51,6 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from ..batch import FAILED, LocalEngine, RayEngine, Settings, collect_inputs, import_ray, run_batch
-    from ..errors import InvalidInputError
-    from . import make_estimator
-
     settings = Settings(model=args.model, backend=args.backend, threshold=args.threshold,
                         input_size=args.input_size, scales=tuple(args.scales), extend=args.extend,
                         refine=None if args.refine == "none" else args.refine,
