@@ -362,9 +362,10 @@ def pixels_per_metre(trajectory, height_m: float) -> float:
     def seg(a, b):
         return np.linalg.norm(pts[a] - pts[b], axis=-1)
 
-    leg = np.nanmean(np.stack([seg("RHip", "RKnee") + seg("RKnee", "RAnkle"),
-                               seg("LHip", "LKnee") + seg("LKnee", "LAnkle")]), axis=0) if len(
-        trajectory) else np.zeros(0)
+    legs = np.stack([seg("RHip", "RKnee") + seg("RKnee", "RAnkle"), seg("LHip", "LKnee") + seg("LKnee", "LAnkle")])
+    seen = np.isfinite(legs)
+    # the mean of the legs seen in each frame (NaN where neither is: no "mean of empty slice" warning)
+    leg = np.where(seen.any(axis=0), np.where(seen, legs, 0.0).sum(axis=0) / np.maximum(seen.sum(axis=0), 1), np.nan)
     chain = seg("Neck", "MidHip") + leg
     chain = chain[np.isfinite(chain)]
     if chain.size == 0:
@@ -380,7 +381,8 @@ def write_trc(path: str | os.PathLike, trajectory, fps: float, height_m: float |
     Y down, ``Units`` = ``px``. With the person's height in metres: metres, X right, **Y up**, Y = 0 at the
     lowest ankle seen (the floor), scaled by :func:`pixels_per_metre`, ``Units`` = ``m`` (what OpenSim
     expects). Frames are numbered from 1 (``Frame#``), ``Time`` in seconds; a keypoint not found in a frame is
-    left empty (OpenSim reads it as missing). Written atomically.
+    ``NaN NaN NaN`` (what OpenSim's ``TRCFileAdapter`` and ``MarkerData``, Pose2Sim and Sports2D read as missing;
+    empty fields are not: OpenSim's tokenizer drops them at the end of a row). Written atomically.
     """
     lay = get_layout(trajectory.layout)
     kp = np.asarray(trajectory.keypoints, np.float64)
@@ -407,20 +409,22 @@ def write_trc(path: str | os.PathLike, trajectory, fps: float, height_m: float |
         cells = [str(row + 1), f"{float(trajectory.times[row]) - t0:.6f}"]
         for j in range(k):
             x, y = xy[row, j]
-            cells += [f"{x:.6g}", f"{y:.6g}", "0"] if np.isfinite(x) and np.isfinite(y) else ["", "", ""]
+            cells += [f"{x:.6g}", f"{y:.6g}", "0"] if np.isfinite(x) and np.isfinite(y) else ["NaN"] * 3
         lines.append("\t".join(cells))
     return write_atomic(path, "\n".join(lines) + "\n")
 
 
 def write_mot(path: str | os.PathLike, series) -> Path:
     """One person's angles (:class:`posekit.kinematics.AngleSeries`) as an OpenSim motion file (``.mot``):
-    the ``Coordinates / version=1 / nRows / nColumns / inDegrees=yes / endheader`` header, then a tab-separated
-    table ``time`` (seconds from the person's first frame) and one column per angle in degrees (``NaN`` where
-    not measurable). Written atomically."""
+    a header as OpenSim 4's own writer makes it (``version=3``, ``DataType=double``, ``inDegrees=yes``), then a
+    tab-separated table ``time`` (seconds from the person's first frame) and one column per angle in degrees
+    (``NaN`` where not measurable). ``version=1`` would make ``opensim.Storage`` use its old parser, which
+    silently ends the file at the first ``NaN``. Written atomically."""
     n = len(series)
-    lines = ["Coordinates", "version=1", f"nRows={n}", f"nColumns={len(series.names) + 1}", "inDegrees=yes", "",
+    lines = ["Coordinates", "",
              "Units are degrees for angles and seconds for time; angles follow posekit.kinematics' conventions.",
-             "", "endheader", "\t".join(["time", *series.names])]
+             "", "inDegrees=yes", f"nColumns={len(series.names) + 1}", f"nRows={n}", "DataType=double",
+             "version=3", "endheader", "\t".join(["time", *series.names])]
     t0 = float(series.times[0]) if n else 0.0
     for row in range(n):
         vals = ["NaN" if not np.isfinite(v) else f"{v:.4f}" for v in series.values[row]]
