@@ -65,7 +65,8 @@ BACKENDS: dict[str, Backend] = {b.name: b for b in (
     Backend("cuda", "CUDA (OpenCV)", "opencv", cv2.dnn.DNN_BACKEND_CUDA, cv2.dnn.DNN_TARGET_CUDA, gpu=True),
     Backend("cuda-fp16", "CUDA FP16 (OpenCV)", "opencv", cv2.dnn.DNN_BACKEND_CUDA, cv2.dnn.DNN_TARGET_CUDA_FP16,
             gpu=True),
-    Backend("ort", "CPU (ONNX Runtime)", "ort", providers=("CPUExecutionProvider",)),
+    # without ONNX Runtime the fastest CPU engine that is there (OpenVINO, then OpenCV) runs instead
+    Backend("ort", "CPU (ONNX Runtime)", "ort", providers=("CPUExecutionProvider",), fallback="openvino"),
     Backend("ort-cuda", "CUDA (ONNX Runtime)", "ort", providers=("CUDAExecutionProvider", "CPUExecutionProvider"),
             gpu=True, fallback="ort"),
     Backend("openvino", "CPU (OpenVINO)", "openvino"),
@@ -326,7 +327,8 @@ def create_runner(spec, backend: str, *, weights: Path | None, config: Path | No
                 break
         if chosen.fallback is None:  # pragma: no cover - the table ends every chain at "cpu", which always runs
             raise ModelError(f"backend {requested.name!r} cannot run: {reason}")
-        reasons.append(reason)
+        if reason not in reasons:  # ort-cuda and ort fail for the same reason: say it once
+            reasons.append(reason)
         chosen = BACKENDS[chosen.fallback]
     return runner, chosen.name, _fallback(requested.name, "; ".join(reasons), chosen) if reasons else None
 
