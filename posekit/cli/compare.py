@@ -63,8 +63,9 @@ def run(args: argparse.Namespace) -> int:
         if people.message:
             print(f"warning: {people.message}", file=sys.stderr)
     print(comparison.summary())
-    print(f"people followed: {comparison.reference.person} in {args.reference.name}, "
-          f"{comparison.attempt.person} in {args.attempt.name}")
+    print(f"compared: person {comparison.reference.person} of {args.reference.name} with person "
+          f"{comparison.attempt.person} of {args.attempt.name} (IDs as drawn in the videos; --person-ref / "
+          "--person-attempt choose others)")
     for path in (args.output, args.report):
         if path is not None:
             print(f"wrote {path}")
