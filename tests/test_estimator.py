@@ -413,3 +413,17 @@ def test_gpu_backends_match_the_cpu(fast_estimator, backend):
         common = pa.visible & pb.visible
         assert common.sum() >= pa.num_visible - 1
         assert np.abs(pa.keypoints[common, :2] - pb.keypoints[common, :2]).max() < tol
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_without_onnx_runtime_its_backends_fall_back_to_openvino_and_say_why_once(model_dir, monkeypatch):
+    """The app's install has OpenVINO but no ONNX Runtime: "CPU (ONNX Runtime)" then runs on OpenVINO (the
+    faster engine that is there), not OpenCV, and ort-cuda's reason is said once, not once per hop."""
+    pytest.importorskip("openvino")
+    backends._warned.clear()
+    monkeypatch.setattr(backends, "ort_providers", lambda: [])
+    est = PoseEstimator("mobilenet_v2_0.5", backend="ort")
+    assert est.backend == "openvino" and "Running on CPU (OpenVINO) instead" in est.backend_message
+    est = PoseEstimator("mobilenet_v2_0.5", backend="ort-cuda")
+    assert est.backend == "openvino"
+    assert est.backend_message.count("ONNX Runtime is not installed") == 1, est.backend_message

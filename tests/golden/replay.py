@@ -143,9 +143,9 @@ def main(argv: list[str] | None = None) -> int:
         record(shared)
         print(f"wrote {POSES}")
     if args.update:
-        from tests.golden.outputs import golden_outputs
-
         import tempfile
+
+        from tests.golden.outputs import golden_outputs
 
         with tempfile.TemporaryDirectory() as tmp:
             digests = golden_outputs(shared, Path(tmp))
