@@ -33,8 +33,9 @@ The score does not change when either person is moved, or drawn larger or smalle
    shoulders (upper arm against the trunk line pointing down: 0 deg arm along the body, 180 deg arm raised),
    for each one whose keypoints are in ``C`` (``MidHip`` and ``Neck`` may be the middle of the hips and of the
    shoulders) and whose vectors are not degenerate (shorter than 0.02 torso lengths) in either pose.
-   ``agreement = exp(-delta^2 / (2 * 30deg^2))`` with ``delta`` the difference of the two angles (about 0.85 at 17 deg apart, 0.5 at 35 deg, 0.1 at 64 deg).
-   ``angle_score`` = their mean. Joint angles ignore translation, scale, rotation and mirroring.
+   ``agreement = exp(-delta^2 / (2 * 30deg^2))`` with ``delta`` the difference of the two angles (about 0.85 at
+   17 deg apart, 0.5 at 35 deg, 0.1 at 64 deg). ``angle_score`` = their mean. Joint angles ignore
+   translation, scale, rotation and mirroring.
 7. **Score** = ``100 * (keypoint_score + angle_score) / 2``, or ``100 * keypoint_score`` when no angle is
    measurable in both poses. It lies in [0, 100]; identical poses give 100; ``compare(a, b) == compare(b, a)``.
 

@@ -7,8 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from posekit.kinematics import (ANGLES, ANGLES_BY_NAME, angle_series, angle_table, angles, angles_array,
-                                trajectories)
+from posekit.kinematics import ANGLES, ANGLES_BY_NAME, angle_series, angle_table, angles, angles_array, trajectories
 from posekit.layouts import get_layout
 from posekit.pose import Pose
 

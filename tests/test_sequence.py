@@ -10,6 +10,7 @@ new images, not copies.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import math
 import subprocess
@@ -19,14 +20,22 @@ import av
 import cv2
 import numpy as np
 import pytest
-
 from clips import write_clip
 from conftest import IMAGES, ROOT
+
 from posekit.errors import InvalidInputError
 from posekit.normalise import normalise
 from posekit.pose import most_prominent
-from posekit.sequence import (Band, PoseSequence, align, compare_sequences, count_repetitions, dtw_band,
-                              match_repetitions, normalised_keypoints)
+from posekit.sequence import (
+    Band,
+    PoseSequence,
+    align,
+    compare_sequences,
+    count_repetitions,
+    dtw_band,
+    match_repetitions,
+    normalised_keypoints,
+)
 from posekit.similarity import compare
 from posekit.testing import standing_person
 
@@ -40,13 +49,12 @@ MOVEMENT = ["golf.jpg", "ski.jpg", "p2.jpg", "golf.jpg", "ski.jpg"]
 HOLD = 4  # frames per photo at full speed
 
 
-def _person(name: str, cache={}) -> np.ndarray:
-    if name not in cache:
-        x0, y0, x1, y1 = CROPS[name]
-        img = cv2.imread(str(IMAGES / name))[y0:y1, x0:x1]
-        s = 300 / img.shape[0]
-        cache[name] = cv2.resize(img, (round(img.shape[1] * s), 300), interpolation=cv2.INTER_AREA)
-    return cache[name]
+@functools.cache
+def _person(name: str) -> np.ndarray:
+    x0, y0, x1, y1 = CROPS[name]
+    img = cv2.imread(str(IMAGES / name))[y0:y1, x0:x1]
+    s = 300 / img.shape[0]
+    return cv2.resize(img, (round(img.shape[1] * s), 300), interpolation=cv2.INTER_AREA)
 
 
 def frame_at(name: str, u: float) -> np.ndarray:

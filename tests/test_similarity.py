@@ -10,6 +10,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
+from conftest import IMAGES, ROOT, read_image
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -19,11 +20,16 @@ from posekit.layouts import BODY25, COCO18, MPI15
 from posekit.normalise import normalise
 from posekit.pose import Pose
 from posekit.similarity import (
-    COMPARED_ANGLES, MIN_COMMON, compare, compare_images, mirror_permutation, mirrored, pretty_name, select_person,
+    COMPARED_ANGLES,
+    MIN_COMMON,
+    compare,
+    compare_images,
+    mirror_permutation,
+    mirrored,
+    pretty_name,
+    select_person,
 )
 from posekit.testing import standing_person
-
-from conftest import IMAGES, ROOT, read_image
 
 # --- strategies -------------------------------------------------------------------------------------------
 

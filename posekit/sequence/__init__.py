@@ -42,14 +42,20 @@ The steps live in one module each: :mod:`~posekit.sequence.poses` (the sequence,
 (all of it for two sequences: :func:`compare_sequences`). Their public names are importable from here.
 """
 
-from .alignment import Alignment, JointDifference, Phase, align, angle_label, describe_angle_difference, \
-    frame_scores, phases_of
+from .alignment import (
+    Alignment,
+    JointDifference,
+    Phase,
+    align,
+    angle_label,
+    describe_angle_difference,
+    frame_scores,
+    phases_of,
+)
 from .comparison import Comparison, compare_sequences
-from .dtw import MIN_WINDOW_S, WINDOW_FRACTION, Band, Features, cost_band, default_radius, dtw_band, features, \
-    pair_cost
+from .dtw import MIN_WINDOW_S, WINDOW_FRACTION, Band, Features, cost_band, default_radius, dtw_band, features, pair_cost
 from .poses import PoseSequence, joint_angles, normalised_keypoints
-from .repetitions import Repetition, RepetitionMatch, Repetitions, count_repetitions, match_repetitions, \
-    smooth_angle
+from .repetitions import Repetition, RepetitionMatch, Repetitions, count_repetitions, match_repetitions, smooth_angle
 
 __all__ = [
     "MIN_WINDOW_S", "WINDOW_FRACTION", "Alignment", "Band", "Comparison", "Features", "JointDifference", "Phase",

@@ -18,7 +18,6 @@ from .dtw import Band, Features, cost_band, default_radius, dtw_band, features
 from .poses import PoseSequence
 from .repetitions import smooth_angle
 
-
 # -------------------------------------------------------------------------------------------------- scores
 
 
