@@ -14,6 +14,7 @@ import sys
 import warnings
 
 from ..errors import PosekitError
+from ..kinematics import CONVENTIONS, DEFAULT_CONVENTION
 
 #: Subcommand modules, in the order `--help` lists them.
 COMMANDS = ["estimate", "video", "match", "compare", "models", "angles", "batch"]
@@ -52,6 +53,14 @@ def add_model_options(parser: argparse.ArgumentParser, *, threshold: bool = True
     parser.add_argument("--no-extend", dest="extend", action="store_false",
                         help="OpenPose's grouping alone: no second chance for a person's missing joints along "
                              "weaker limbs")
+
+
+def add_convention_option(parser: argparse.ArgumentParser) -> None:
+    """--convention: how knee, elbow and hip angles are reported (posekit.kinematics)."""
+    parser.add_argument("--convention", default=DEFAULT_CONVENTION, choices=CONVENTIONS,
+                        help="knee, elbow and hip angles as flexion, 0 = straight ('clinical', the default, as a "
+                             "goniometer, Sports2D and OpenSim read them) or as the included angle, 180 = straight "
+                             "('included')")
 
 
 def _input_size(text: str):
