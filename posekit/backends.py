@@ -29,6 +29,7 @@ grid cell of the float ones (tests/test_estimator.py measures both).
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import threading
 import time
@@ -40,6 +41,7 @@ import cv2
 import numpy as np
 
 from .errors import ModelError
+from .models import has_caffe
 
 log = logging.getLogger("posekit")
 
@@ -285,7 +287,6 @@ def load_net(spec, weights: Path | None, config: Path | None) -> cv2.dnn.Net:
     """Build the OpenCV net of a model; Caffe models may be built from the prototxt alone (untrained)."""
     try:
         if spec.format == "caffe":
-            from .models import has_caffe  # noqa: PLC0415
 
             if not has_caffe():
                 raise ModelError(
@@ -340,7 +341,6 @@ def _cannot_run(chosen: Backend, spec, net) -> str | None:
 def _ort_gpu_installed() -> bool:
     """Whether the installed ONNX Runtime is a GPU build (it ships the CUDA provider library), found on disk
     without importing onnxruntime."""
-    import importlib.util  # noqa: PLC0415
 
     try:
         spec = importlib.util.find_spec("onnxruntime")

@@ -22,8 +22,10 @@ import numpy as np
 
 from .errors import InvalidInputError
 from .files import atomic_open, write_atomic
+from .kinematics import ANGLES, angles_array, points
 from .layouts import COCO17_KEYPOINTS, COCO18, Layout, get_layout
 from .pose import Pose
+from .tracking import person_numbers
 
 #: The ``version`` OpenPose 1.3+ writes in its ``--write_json`` files.
 OPENPOSE_JSON_VERSION = 1.3
@@ -45,8 +47,6 @@ def _num(v) -> float:
 def _pose_angles(poses: Sequence[Pose]) -> list[list[float | None]]:
     """Each pose's angles (:data:`posekit.kinematics.ANGLES` order, degrees rounded to 0.001, None where not
     measurable), computed for all poses of a frame at once."""
-    from .kinematics import angles_array  # noqa: PLC0415
-
     if not poses:
         return []
     if len({p.layout for p in poses}) > 1:  # not one array: pose by pose
@@ -182,8 +182,6 @@ def csv_header(layout: str | Layout = COCO18, *, angles: bool = False) -> list[s
     for name in lay.keypoints:
         cols += [f"{name}_x", f"{name}_y", f"{name}_c"]
     if angles:
-        from .kinematics import ANGLES
-
         cols += ["time"] + [a.name for a in ANGLES]
     return cols
 
@@ -192,14 +190,15 @@ def csv_rows(poses: Sequence[Pose], frame: int | None = None, *, angles: bool = 
              time_s: float | None = None) -> list[list]:
     """One row per person matching :func:`csv_header`; ``frame`` None leaves the frame cell empty.
 
-    ``person`` is the pose's ``track_id`` when it was tracked, else its place in the list (from 0).
+    ``person`` is the number the overlay shows (:func:`posekit.tracking.person_numbers`): the pose's
+    ``track_id`` when it was tracked, else its place in the list, from 1.
     Missing keypoints have empty x and y (None) and confidence 0; so have angles that cannot be measured.
     """
     _check_layout(poses, None)
     per_pose = _pose_angles(poses) if angles else []
     rows = []
-    for i, p in enumerate(poses):
-        row: list = [frame, i if p.track_id is None else int(p.track_id), _num(p.score)]
+    for i, (p, number) in enumerate(zip(poses, person_numbers(poses))):
+        row: list = [frame, int(number), _num(p.score)]
         for x, y, c in p.keypoints:
             row += [_num(x), _num(y), _num(c)] if c > 0 else [None, None, 0.0]
         if angles:
@@ -262,8 +261,6 @@ def jsonl_line(frame_index: int, time_s: float | None, poses: Sequence[Pose], *,
     """
     people = []
     if angles:
-        from .kinematics import ANGLES  # noqa: PLC0415
-
         names = [d.name for d in ANGLES]
         per_pose = _pose_angles(poses)
     for i, p in enumerate(poses):
@@ -357,8 +354,6 @@ def pixels_per_metre(trajectory, height_m: float) -> float:
     Raises:
         InvalidInputError: a height that is not positive, or a person whose legs and trunk are never all found.
     """
-    from .kinematics import points
-
     if not height_m or height_m <= 0:
         raise InvalidInputError(f"the person's height must be positive (metres), got {height_m}")
     pts = points(trajectory.keypoints, trajectory.layout,
@@ -367,9 +362,10 @@ def pixels_per_metre(trajectory, height_m: float) -> float:
     def seg(a, b):
         return np.linalg.norm(pts[a] - pts[b], axis=-1)
 
-    leg = np.nanmean(np.stack([seg("RHip", "RKnee") + seg("RKnee", "RAnkle"),
-                               seg("LHip", "LKnee") + seg("LKnee", "LAnkle")]), axis=0) if len(
-        trajectory) else np.zeros(0)
+    legs = np.stack([seg("RHip", "RKnee") + seg("RKnee", "RAnkle"), seg("LHip", "LKnee") + seg("LKnee", "LAnkle")])
+    seen = np.isfinite(legs)
+    # the mean of the legs seen in each frame (NaN where neither is: no "mean of empty slice" warning)
+    leg = np.where(seen.any(axis=0), np.where(seen, legs, 0.0).sum(axis=0) / np.maximum(seen.sum(axis=0), 1), np.nan)
     chain = seg("Neck", "MidHip") + leg
     chain = chain[np.isfinite(chain)]
     if chain.size == 0:
@@ -385,7 +381,8 @@ def write_trc(path: str | os.PathLike, trajectory, fps: float, height_m: float |
     Y down, ``Units`` = ``px``. With the person's height in metres: metres, X right, **Y up**, Y = 0 at the
     lowest ankle seen (the floor), scaled by :func:`pixels_per_metre`, ``Units`` = ``m`` (what OpenSim
     expects). Frames are numbered from 1 (``Frame#``), ``Time`` in seconds; a keypoint not found in a frame is
-    left empty (OpenSim reads it as missing). Written atomically.
+    ``NaN NaN NaN`` (what OpenSim's ``TRCFileAdapter`` and ``MarkerData``, Pose2Sim and Sports2D read as missing;
+    empty fields are not: OpenSim's tokenizer drops them at the end of a row). Written atomically.
     """
     lay = get_layout(trajectory.layout)
     kp = np.asarray(trajectory.keypoints, np.float64)
@@ -412,20 +409,22 @@ def write_trc(path: str | os.PathLike, trajectory, fps: float, height_m: float |
         cells = [str(row + 1), f"{float(trajectory.times[row]) - t0:.6f}"]
         for j in range(k):
             x, y = xy[row, j]
-            cells += [f"{x:.6g}", f"{y:.6g}", "0"] if np.isfinite(x) and np.isfinite(y) else ["", "", ""]
+            cells += [f"{x:.6g}", f"{y:.6g}", "0"] if np.isfinite(x) and np.isfinite(y) else ["NaN"] * 3
         lines.append("\t".join(cells))
     return write_atomic(path, "\n".join(lines) + "\n")
 
 
 def write_mot(path: str | os.PathLike, series) -> Path:
     """One person's angles (:class:`posekit.kinematics.AngleSeries`) as an OpenSim motion file (``.mot``):
-    the ``Coordinates / version=1 / nRows / nColumns / inDegrees=yes / endheader`` header, then a tab-separated
-    table ``time`` (seconds from the person's first frame) and one column per angle in degrees (``NaN`` where
-    not measurable). Written atomically."""
+    a header as OpenSim 4's own writer makes it (``version=3``, ``DataType=double``, ``inDegrees=yes``), then a
+    tab-separated table ``time`` (seconds from the person's first frame) and one column per angle in degrees
+    (``NaN`` where not measurable). ``version=1`` would make ``opensim.Storage`` use its old parser, which
+    silently ends the file at the first ``NaN``. Written atomically."""
     n = len(series)
-    lines = ["Coordinates", "version=1", f"nRows={n}", f"nColumns={len(series.names) + 1}", "inDegrees=yes", "",
+    lines = ["Coordinates", "",
              "Units are degrees for angles and seconds for time; angles follow posekit.kinematics' conventions.",
-             "", "endheader", "\t".join(["time", *series.names])]
+             "", "inDegrees=yes", f"nColumns={len(series.names) + 1}", f"nRows={n}", "DataType=double",
+             "version=3", "endheader", "\t".join(["time", *series.names])]
     t0 = float(series.times[0]) if n else 0.0
     for row in range(n):
         vals = ["NaN" if not np.isfinite(v) else f"{v:.4f}" for v in series.values[row]]
@@ -448,8 +447,6 @@ def write_angles_csv(path_or_file, series: dict) -> int:
                          *[None if not np.isfinite(v) else round(float(v), 3) for v in s.values[i]]])
     rows.sort(key=lambda r: (r[0], r[2]))
     if not names:
-        from .kinematics import ANGLES
-
         names = [a.name for a in ANGLES]
     with atomic_open(path_or_file) if own else contextlib.nullcontext(path_or_file) as f:
         w = csv.writer(f)

@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..errors import InvalidInputError
+from ..export import read_keypoints, write_angles_csv, write_mot, write_trc
+from ..kinematics import trajectories
+
 
 def register(sub) -> None:
     p = sub.add_parser("angles", help="angles per frame and per person from keypoints (.jsonl / .csv); "
@@ -34,10 +38,6 @@ def _fps(frames, given: float | None) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import InvalidInputError
-    from ..export import read_keypoints, write_angles_csv, write_mot, write_trc
-    from ..kinematics import trajectories
-
     if args.keypoints.suffix.lower() not in (".jsonl", ".csv", ".json"):
         raise InvalidInputError(f"{args.keypoints}: expected a .jsonl or .csv keypoints file")
     if not args.keypoints.is_file():

@@ -6,6 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..compare import compare_videos
+from ..errors import InvalidInputError
+from ..video import probe
 from . import add_model_options, make_estimator
 
 
@@ -36,10 +39,6 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..compare import compare_videos
-    from ..errors import InvalidInputError
-    from ..video import probe
-
     for path in (args.reference, args.attempt):  # fail fast, before loading the network
         probe(path)
     if args.output is not None and args.output.suffix.lower() not in (".mp4", ".m4v"):
