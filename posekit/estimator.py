@@ -35,12 +35,12 @@ class Estimator(Protocol):
     """What a pipeline (video, batch, compare, webcam) needs of an estimator.
 
     Attributes:
-        layout: the layout of the poses it returns (:mod:`posekit.layouts`).
+        layout: the layout of the poses it returns (a :class:`posekit.layouts.Layout` or its name).
         thread_safe: True when one instance may estimate several frames at once from several threads (the
             video pipeline then estimates frames ahead in worker threads).
     """
 
-    layout: Layout
+    layout: Layout | str
     thread_safe: bool
 
     def estimate(self, image_bgr: np.ndarray, threshold: float | None = None) -> list[Pose]:

@@ -104,9 +104,9 @@ def test_shrink_matches_area_resampling_without_aliasing(size):
 def test_no_keypoints_in_the_letterbox_padding():
     """A wide image fills the top 28.25 rows of the 46-row grid: a person drawn across that edge keeps the
     joints inside the image and loses those the network would put in the padding."""
+    from posekit.layouts import COCO18
     from posekit.letterbox import Letterbox
     from posekit.openpose import Inference
-    from posekit.layouts import COCO18
     from posekit.testing import standing_person, synthetic_output
 
     inside = standing_person(10, 4, height=20)  # rows 4..24
@@ -438,7 +438,7 @@ def test_cmu_models_plumbing(model, layout, tmp_path, monkeypatch):
 
 
 def test_cmu_models_without_caffe_importer_say_so(monkeypatch):
-    monkeypatch.setattr("posekit.models.has_caffe", lambda: False)
+    monkeypatch.setattr("posekit.backends.has_caffe", lambda: False)  # where load_net looks it up
     from posekit.backends import load_net
     from posekit.models import get_model
 

@@ -18,6 +18,7 @@ from ..errors import PosekitError
 from ..estimator import PoseEstimator
 from ..models import DEFAULT_MODEL, FIRST_STAGE_MODELS, is_downloaded, print_progress, resolve
 from ..refine import DEFAULT_MARGIN, REFINERS
+from ..video import MAX_FRAMES
 
 #: Subcommand modules, in the order `--help` lists them.
 COMMANDS = ["estimate", "video", "match", "compare", "models", "angles", "batch"]
@@ -76,8 +77,6 @@ def _scales(text: str) -> tuple[float, ...]:
 def add_video_options(parser: argparse.ArgumentParser) -> None:
     """--every / --max-seconds / --max-frames / --height / --no-track / --no-smooth, shared by the subcommands
     that run the video pipeline (``video``, ``batch``)."""
-    from ..video import MAX_FRAMES
-
     parser.add_argument("--every", type=int, default=1, metavar="K",
                         help="run the network on every K-th frame; the others reuse its poses (default: 1)")
     parser.add_argument("--max-seconds", type=float, metavar="S", help="process only the first S seconds of a video")
