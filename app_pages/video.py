@@ -109,7 +109,7 @@ if submitted:
         kp_path = Path(tmp) / f"keypoints.{kp_format}"
         try:
             result = process_video(
-                src, dst, common.ThresholdedEstimator(est, settings.threshold), draw=settings.renderer,
+                src, dst, est.with_threshold(settings.threshold), draw=settings.renderer,
                 every=int(every), max_seconds=float(max_seconds),
                 output_height=None if height == "original" else int(height),
                 keypoints_path=kp_path, keypoints_format=kp_format, progress=on_progress, on_frame=on_frame)

@@ -94,8 +94,8 @@ def main() -> None:
     # load drifts during the run (shared CI runners) biases the ratio less.
     def forward_rate():
         one = rate(lambda: est.forward(blob), args.seconds / 2)
-        with est._lock:  # the runner of this input size: may it be called from several threads at once?
-            safe = getattr(est._runner((blob.shape[3], blob.shape[2])), "thread_safe", False)
+        # The runner of this input size: may it be called from several threads at once?
+        safe = getattr(est.first.runner((blob.shape[3], blob.shape[2])), "thread_safe", False)
         if not safe:
             return one
         return max(one, side_by_side_rate(lambda: est.forward(blob), LOOKAHEAD, args.seconds / 2))

@@ -31,8 +31,9 @@ import numpy as np
 
 from . import export
 from .errors import InvalidInputError
-from .estimator import PoseEstimator, letterbox_size, shrink
+from .estimator import PoseEstimator
 from .files import discard, publish, temp_path
+from .letterbox import letterbox_size, shrink
 from .pose import Pose
 
 #: Extensions offered for video uploads.
