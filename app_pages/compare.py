@@ -58,7 +58,7 @@ def _save(f, folder: str, name: str) -> Path:
 people_key = (ref_file.file_id, att_file.file_id, int(max_seconds), settings.model, settings.backend,
               settings.threshold)
 if submitted:
-    est = common.ThresholdedEstimator(common.estimator_or_stop(settings), settings.threshold)
+    est = common.estimator_or_stop(settings).with_threshold(settings.threshold)
     found = {}
     with tempfile.TemporaryDirectory(prefix="posekit-compare-") as tmp:  # removed when done, even on errors
         for side, f in (("reference", ref_file), ("attempt", att_file)):

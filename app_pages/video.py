@@ -103,7 +103,7 @@ if submitted:
         kp_path = Path(tmp) / f"keypoints.{kp_format}"
         try:
             result = process_video(
-                src, dst, common.ThresholdedEstimator(est, settings.threshold), draw=settings.renderer,
+                src, dst, est.with_threshold(settings.threshold), draw=settings.renderer,
                 every=int(every), max_seconds=float(max_seconds),
                 output_height=None if height == "original" else int(height),
                 keypoints_path=kp_path, keypoints_format=kp_format, progress=on_progress, sinks=[angles])
@@ -132,7 +132,8 @@ res = st.session_state.get("video_result")
 if res is None or res["options"][0] != f.file_id:
     st.stop()
 if res["options"] != options:
-    st.info("The options changed since this result was made: press **Process video** to redo it.", icon=":material/refresh:")
+    st.info("The options changed since this result was made: press **Process video** to redo it.",
+            icon=":material/refresh:")
 
 if res["message"]:
     st.warning(res["message"], icon=":material/content_cut:")

@@ -29,6 +29,7 @@ grid cell of the float ones (tests/test_estimator.py measures both).
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import threading
 import time
@@ -40,6 +41,7 @@ import cv2
 import numpy as np
 
 from .errors import ModelError
+from .models import has_caffe
 
 log = logging.getLogger("posekit")
 
@@ -63,7 +65,8 @@ BACKENDS: dict[str, Backend] = {b.name: b for b in (
     Backend("cuda", "CUDA (OpenCV)", "opencv", cv2.dnn.DNN_BACKEND_CUDA, cv2.dnn.DNN_TARGET_CUDA, gpu=True),
     Backend("cuda-fp16", "CUDA FP16 (OpenCV)", "opencv", cv2.dnn.DNN_BACKEND_CUDA, cv2.dnn.DNN_TARGET_CUDA_FP16,
             gpu=True),
-    Backend("ort", "CPU (ONNX Runtime)", "ort", providers=("CPUExecutionProvider",)),
+    # without ONNX Runtime the fastest CPU engine that is there (OpenVINO, then OpenCV) runs instead
+    Backend("ort", "CPU (ONNX Runtime)", "ort", providers=("CPUExecutionProvider",), fallback="openvino"),
     Backend("ort-cuda", "CUDA (ONNX Runtime)", "ort", providers=("CUDAExecutionProvider", "CPUExecutionProvider"),
             gpu=True, fallback="ort"),
     Backend("openvino", "CPU (OpenVINO)", "openvino"),
@@ -285,7 +288,6 @@ def load_net(spec, weights: Path | None, config: Path | None) -> cv2.dnn.Net:
     """Build the OpenCV net of a model; Caffe models may be built from the prototxt alone (untrained)."""
     try:
         if spec.format == "caffe":
-            from .models import has_caffe  # noqa: PLC0415
 
             if not has_caffe():
                 raise ModelError(
@@ -325,7 +327,8 @@ def create_runner(spec, backend: str, *, weights: Path | None, config: Path | No
                 break
         if chosen.fallback is None:  # pragma: no cover - the table ends every chain at "cpu", which always runs
             raise ModelError(f"backend {requested.name!r} cannot run: {reason}")
-        reasons.append(reason)
+        if reason not in reasons:  # ort-cuda and ort fail for the same reason: say it once
+            reasons.append(reason)
         chosen = BACKENDS[chosen.fallback]
     return runner, chosen.name, _fallback(requested.name, "; ".join(reasons), chosen) if reasons else None
 
@@ -340,7 +343,6 @@ def _cannot_run(chosen: Backend, spec, net) -> str | None:
 def _ort_gpu_installed() -> bool:
     """Whether the installed ONNX Runtime is a GPU build (it ships the CUDA provider library), found on disk
     without importing onnxruntime."""
-    import importlib.util  # noqa: PLC0415
 
     try:
         spec = importlib.util.find_spec("onnxruntime")

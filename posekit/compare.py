@@ -18,6 +18,7 @@ The pipeline around :mod:`posekit.sequence` (which works on keypoint arrays only
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 from dataclasses import dataclass, field
@@ -27,11 +28,13 @@ from typing import Callable, Optional
 import cv2
 import numpy as np
 
+from .draw import draw_person_labels, draw_poses
 from .errors import InvalidInputError
 from .files import write_atomic
+from .kinematics import JOINT_ANGLES
+from .layouts import get_layout
 from .pose import Pose, prominence
-from .sequence import Comparison, PoseSequence, angle_label, compare_sequences
-from .similarity import _find
+from .sequence import Comparison, PoseSequence, angle_label, compare_sequences, joint_angles
 from .sinks import AngleCollector, Thumbnails
 from .smoothing import smooth_trajectory
 from .stages import estimate, estimator_facts, report_progress, run, track
@@ -126,13 +129,10 @@ def track_video(src: str | os.PathLike, estimator, *, max_seconds: Optional[floa
 
 def _vertex_indices(layout: str) -> dict[str, int]:
     """Angle name -> the keypoint at its vertex (where a ring is drawn), for the joint angles."""
-    from .kinematics import JOINT_ANGLES
-    from .layouts import get_layout
-
     spec = get_layout(layout)
     out = {}
     for d in JOINT_ANGLES:
-        if d.kind == "joint" and (i := _find(spec, d.vectors[0][0])) is not None:
+        if d.kind == "joint" and (i := spec.find(d.vectors[0][0])) is not None:
             out[d.name] = i
     return out
 
@@ -163,8 +163,6 @@ def render_side_by_side(reference: VideoPeople, attempt: VideoPeople, comparison
 
     ``draw(bgr, poses, highlight=...)`` draws the skeletons (default :func:`posekit.draw.draw_poses`).
     """
-    from .draw import draw_person_labels, draw_poses
-
     draw = draw or (lambda img, poses, **kw: draw_person_labels(draw_poses(img, poses, copy=False, **kw), poses,
                                                                 copy=False))
     al = comparison.alignment
@@ -178,10 +176,8 @@ def render_side_by_side(reference: VideoPeople, attempt: VideoPeople, comparison
     size = (left_w + right_w, h + bar)
     vertices = _vertex_indices(att_seq.layout)
     names = al.angle_names
-    from .sequence import angle_series
-
-    att_ang = angle_series(att_seq)[1]
-    ref_ang = angle_series(ref_seq, al.mirrored)[1]
+    att_ang = joint_angles(att_seq)[1]
+    ref_ang = joint_angles(ref_seq, al.mirrored)[1]
     # compare each attempt joint with the reference's counterpart (mirrored when the comparison was)
     scale_text = h / 480
     ref_frames = iter(FrameSource(reference.path, Limits(reference.frames)))
@@ -297,8 +293,6 @@ def write_report(comparison: Comparison, path: str | os.PathLike) -> Path:
 
 def report_csv(comparison: Comparison) -> bytes:
     """The CSV report as bytes (for a download button)."""
-    import io
-
     buf = io.StringIO()
     w = csv.DictWriter(buf, REPORT_COLUMNS)
     w.writeheader()

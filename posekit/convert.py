@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
 
 from .files import atomic_open
 
@@ -115,8 +117,6 @@ def activation_node(kind: str, pre: str, out: str, add_init: Callable[[str, np.n
     """The ONNX node that applies an activation to value ``pre`` as value ``out``: ``kind`` "none" (Identity),
     "relu" or "relu6" (Clip to 0..6, its bounds added as initializers with ``add_init(name, array)``), in any
     case (TFLite's ``RELU6``, TF's ``Relu6``). Shared by the TFLite and the TF.js converters."""
-    from onnx import helper  # noqa: PLC0415
-
     k = kind.lower()
     if k == "none":
         return helper.make_node("Identity", [pre], [out])
@@ -136,8 +136,6 @@ def tflite_to_onnx_model(data: bytes, *, input_size: tuple[int, int] | None = No
     the TFLite file's own size. ``(0, 0)`` leaves H and W dynamic (ONNX Runtime handles that; OpenCV's
     importer needs fixed sizes).
     """
-    import onnx  # noqa: PLC0415
-    from onnx import TensorProto, helper, numpy_helper  # noqa: PLC0415
 
     gr = _Graph(data)
     tfl = gr.tfl

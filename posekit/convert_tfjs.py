@@ -31,8 +31,10 @@ import os
 from pathlib import Path
 
 import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
 
-from .convert import activation_node
+from .convert import activation_node, write_onnx
 
 #: The four heads of a MoveNet graph, in the order of the output channels, by the name scope TF gave them.
 HEADS = (("kpt_heatmap", "heatmap"), ("center", "centre"), ("kpt_regress", "regress"), ("kpt_offset", "offset"))
@@ -132,8 +134,6 @@ def _find_heads(nodes: list[dict]) -> list[str]:
 
 def tfjs_to_onnx_model(model_json: dict, weights: dict[str, np.ndarray], *, opset: int = 13):
     """Build an ``onnx.ModelProto`` of a MoveNet TF.js graph up to its four heads (see the module docstring)."""
-    import onnx  # noqa: PLC0415
-    from onnx import TensorProto, helper, numpy_helper  # noqa: PLC0415
 
     nodes = model_json["modelTopology"]["node"]
     by_name = {n["name"]: n for n in nodes}
@@ -332,6 +332,5 @@ def tfjs_to_onnx(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
     if model_json.get("format") != "graph-model" or "modelTopology" not in model_json:
         raise ValueError(f"{src.name} is not a TF.js graph model")
     weights = load_weights(model_json, src.parent)
-    from .convert import write_onnx  # noqa: PLC0415
 
     return write_onnx(tfjs_to_onnx_model(model_json, weights), dst)

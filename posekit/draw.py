@@ -16,6 +16,7 @@ from .errors import InvalidInputError
 from .layouts import Layout
 from .pose import Pose
 from .similarity import pretty_name
+from .tracking import person_numbers
 
 #: Ring colours for highlighted joints: from yellow (severity 0) to red (severity 1), BGR.
 _LOW = np.array((0, 215, 255), np.float32)
@@ -283,7 +284,7 @@ def draw_person_labels(image_bgr: np.ndarray, poses: Sequence[Pose], ids: Sequen
     if copy:
         img = img.copy()
     if ids is None:
-        ids = [p.track_id if p.track_id is not None else i for i, p in enumerate(poses, 1)]
+        ids = person_numbers(poses)
     h, w = img.shape[:2]
     font = cv2.FONT_HERSHEY_SIMPLEX
     if scale is None:

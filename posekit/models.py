@@ -22,6 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import cv2
+
+from .convert import tflite_to_onnx
+from .convert_tfjs import tfjs_to_onnx
 from .errors import ChecksumError, DownloadError, ModelError
 from .files import atomic_path
 
@@ -174,7 +178,6 @@ def model_dir() -> Path:
 
 def has_caffe() -> bool:
     """Whether the installed OpenCV can import Caffe models (OpenCV 5 dropped the importer)."""
-    import cv2  # noqa: PLC0415
 
     return hasattr(cv2.dnn, "readNetFromCaffe")
 
@@ -284,7 +287,6 @@ def resolve(name: str | ModelSpec, *, download_missing: bool = True, progress: P
     onnx_path = _writable(weights.parent) / spec.onnx_filename_for(size)
     with _lock:
         if not onnx_path.exists():
-            from .convert import tflite_to_onnx  # noqa: PLC0415
 
             try:
                 tflite_to_onnx(weights, onnx_path, input_size=size)
@@ -301,7 +303,6 @@ def _resolve_tfjs(spec: ModelSpec, weights: Path, *, download_missing: bool, pro
     onnx_path = _writable(weights.parent) / spec.onnx_filename
     with _lock:
         if not onnx_path.exists():
-            from .convert_tfjs import tfjs_to_onnx  # noqa: PLC0415
 
             try:
                 tfjs_to_onnx(model_json, onnx_path)

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 from .errors import InvalidInputError
-from .estimator import PoseEstimator
 from .pose import Pose
 from .smoothing import DelayedSmoother
 from .tracking import Tracker
@@ -52,9 +51,10 @@ class EstimatorFacts:
 
 
 def estimator_facts(estimator, frame_size: Optional[tuple[int, int]] = None) -> EstimatorFacts:
-    """Ask ``estimator`` (anything with ``estimate(bgr) -> list[Pose]``) what it says of itself:
-    ``network_size(w, h)`` (chosen once per video) or a fixed ``input_size``; ``thread_safe`` (default: true
-    for a :class:`~posekit.estimator.PoseEstimator`); ``layout``."""
+    """Ask ``estimator`` what it says of itself: an :class:`posekit.estimator.Estimator` says everything
+    (``network_size(w, h)``, chosen once per video; ``thread_safe``; ``layout``); anything else with
+    ``estimate(bgr) -> list[Pose]`` may say less (a fixed ``input_size`` instead; not thread-safe unless it
+    says so)."""
     size = None
     if frame_size is not None:
         network_size = getattr(estimator, "network_size", None)
@@ -64,8 +64,7 @@ def estimator_facts(estimator, frame_size: Optional[tuple[int, int]] = None) -> 
         input_size = (w, h) if w > 0 and h > 0 else None
     except (TypeError, ValueError):
         input_size = None
-    safe = getattr(estimator, "thread_safe", None)
-    return EstimatorFacts(input_size, bool(isinstance(estimator, PoseEstimator) if safe is None else safe),
+    return EstimatorFacts(input_size, bool(getattr(estimator, "thread_safe", False)),
                           getattr(estimator, "layout", None))
 
 

@@ -9,7 +9,8 @@ sets their ``track_id`` (1-based, never reused in one tracker's life):
 2. **Pose distance**: an OKS-like similarity between each predicted track and each detection,
    ``sum_i exp(-d_i² / (2 (s k_i)²)) / max(n_track, n_detection)`` over the keypoints both have (as in OKS, a
    keypoint only one of them has counts 0, so a fragment of a person scores low against a whole one), where
-   ``d_i`` is the distance of keypoint ``i`` in pixels, ``s`` the person's size (the square root of the area of their keypoint box, in pixels) and
+   ``d_i`` is the distance of keypoint ``i`` in pixels, ``s`` the person's size (the square root of the area of
+   their keypoint box, in pixels) and
    ``k_i`` the joint's tolerance (COCO's per-keypoint sigmas × 2 × :attr:`tolerance`: tighter for the face, looser
    for wrists and hips). The tolerance grows with the frames a track has been unseen (its position is less sure).
    With no keypoint in common, the distance of the box centres stands in.
@@ -19,8 +20,8 @@ sets their ``track_id`` (1-based, never reused in one tracker's life):
    allowed pairs. A matched track takes the detection's keypoints (a joint the detection lacks keeps its last
    place, moved with the person, for up to :attr:`max_coast` frames); an unmatched detection starts a new track with
    the next ID, unless most of its joints lie on a person matched in this frame (a fragment of that person:
-   left untracked, ``track_id`` None); an unmatched track is kept, unseen, for :attr:`max_unseen` frames (an occlusion, a missed frame)
-   and then retired.
+   left untracked, ``track_id`` None); an unmatched track is kept, unseen, for :attr:`max_unseen` frames (an
+   occlusion, a missed frame) and then retired.
 """
 
 from __future__ import annotations
@@ -269,10 +270,11 @@ class Tracker:
             t.hits += 1
 
 
-def number_untracked(poses: Sequence[Pose]) -> list[int]:
-    """The number shown for each person: its ``track_id``, else its place in the list, 1..N (1-based, as the
-    tables and pickers number people in one image)."""
+def person_numbers(poses: Sequence[Pose]) -> list[int]:
+    """The one numbering rule: the number shown and written for each person is its ``track_id`` (from 1, given
+    by :class:`Tracker`), else its place in the list, 1..N (one image: the overlay, the tables, the pickers and
+    every file of that image use these numbers)."""
     return [p.track_id if p.track_id is not None else i for i, p in enumerate(poses, 1)]
 
 
-__all__ = ["Track", "Tracker", "keypoint_sigmas", "number_untracked", "person_size"]
+__all__ = ["Track", "Tracker", "keypoint_sigmas", "person_numbers", "person_size"]

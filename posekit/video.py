@@ -23,12 +23,20 @@ from typing import Callable, Optional, Sequence
 
 from . import stages
 from .errors import InvalidInputError
-from .sinks import (FrameCallback, KeypointWriter, OverlayVideo, Sink, Tally, Thumbnails, check_keypoints_format,
-                    draw_people, output_size)
+from .sinks import (
+    FrameCallback,
+    KeypointWriter,
+    OverlayVideo,
+    Sink,
+    Tally,
+    Thumbnails,
+    check_keypoints_format,
+    draw_people,
+    output_size,
+)
 from .smoothing import DelayedSmoother
 from .tracking import Tracker
-from .videoio import (MAX_FRAMES, MAX_SECONDS, VIDEO_TYPES, FrameSource, Limits, VideoInfo, VideoWriter,
-                      probe)
+from .videoio import MAX_FRAMES, MAX_SECONDS, VIDEO_TYPES, FrameSource, Limits, VideoInfo, VideoWriter, probe
 
 FrameCallbackFn = Callable[[int, float, list], None]
 

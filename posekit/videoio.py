@@ -33,8 +33,8 @@ import cv2
 import numpy as np
 
 from .errors import InvalidInputError
-from .estimator import letterbox_size, shrink
 from .files import discard, publish, temp_path
+from .letterbox import letterbox_size, shrink
 
 #: Extensions offered for video uploads.
 VIDEO_TYPES = ("mp4", "mov", "avi", "mkv", "webm", "m4v")
@@ -312,7 +312,8 @@ class FrameSource:
     """The frames of a video, decoded in a thread: ``for frame in FrameSource(path): ...`` (iterate once).
 
     Args:
-        path: the video. ``info``: its :func:`probe` (probed when not given). ``limits``: the caps.
+        path: the video. ``info``: its :func:`probe` (probed when not given). ``limits``: the caps
+            (default: :data:`MAX_FRAMES`).
         input_size: the network's input (width, height): each frame also comes shrunk to it
             (``network_image``) when the estimator would shrink it.
         audio: where the sound goes, straight from the decoder: an encoder or an overlay (``has_audio``, then
@@ -324,12 +325,12 @@ class FrameSource:
     iteration early stops the decoder.
     """
 
-    def __init__(self, path: str | os.PathLike, limits: Limits = Limits(), *, info: Optional[VideoInfo] = None,
-                 input_size: Optional[tuple[int, int]] = None, audio=None,
+    def __init__(self, path: str | os.PathLike, limits: Optional[Limits] = None, *,
+                 info: Optional[VideoInfo] = None, input_size: Optional[tuple[int, int]] = None, audio=None,
                  pipeline: Optional[Pipeline] = None, name: Optional[str] = None) -> None:
         self.path = Path(path)
         self.info = info or probe(self.path)
-        self.limits, self.input_size, self.audio = limits, input_size, audio
+        self.limits, self.input_size, self.audio = limits or Limits(), input_size, audio
         self.pipeline = pipeline or Pipeline()
         self.name = name or self.path.name
         self.frames = 0

@@ -114,18 +114,27 @@ def assert_library_done(out: Path, summary) -> None:
     first = json.loads((out / "clips/dance_a.mp4.keypoints.jsonl").read_text().splitlines()[0])
     assert all("id" in person and "angles" in person for person in first["people"])
     assert (out / "photos/golf.jpg.overlay.jpg").stat().st_size > 0
-    assert (summary.done, summary.failed) == (len(GOOD), len(BAD))
+    # the run's own summary agrees with its manifest: counts, frames, videos and one result per row
+    assert (summary.done, summary.failed, summary.skipped) == (len(GOOD), len(BAD), 0)
+    assert summary.total == len(r) and summary.manifest == out / MANIFEST
+    assert {res.input: res.status for res in summary.results} == {k: v["status"] for k, v in r.items()}
+    assert summary.frames == sum(int(r[k]["frames"]) for k in GOOD) == 8 + 5 + 6 + 3
+    assert summary.videos == 3
     assert_nothing_partial(out)
 
 
 @pytest.fixture(scope="module")
-def local_out(library, tmp_path_factory, model_dir) -> Path:
-    """The library run once by the local engine (2 worker processes): the reference outputs."""
+def local_run(library, tmp_path_factory, model_dir):
+    """The library run once by the local engine (2 worker processes): (output folder, the run's summary)."""
     out = tmp_path_factory.mktemp("out-local")
     summary = run_batch([library], out, SETTINGS, engine=LocalEngine(workers=2), progress=False)
-    assert_library_done(out, summary)
-    assert len(summary.load_s) == 2 and all(v > 0 for v in summary.load_s.values())
-    return out
+    return out, summary
+
+
+@pytest.fixture(scope="module")
+def local_out(local_run) -> Path:
+    """The reference outputs of :func:`local_run`."""
+    return local_run[0]
 
 
 @pytest.fixture(scope="module")
@@ -201,8 +210,10 @@ def test_cli_second_stage_and_grouping_reach_the_workers(tmp_path):
 # ------------------------------------------------------------------------------------------ local engine
 
 
-def test_local_engine_library(local_out):
-    assert_library_done(local_out, type("S", (), {"done": len(GOOD), "failed": len(BAD)}))
+def test_local_engine_library(local_run):
+    out, summary = local_run
+    assert_library_done(out, summary)  # the real run's summary and manifest, not counts made up here
+    assert len(summary.load_s) == 2 and all(v > 0 for v in summary.load_s.values())
 
 
 def test_rerun_skips_all_and_force_redoes(library, local_out, tmp_path):

@@ -168,7 +168,7 @@ def test_csv_header_and_rows():
     assert header[:6] == ["frame", "person", "score", "Nose_x", "Nose_y", "Nose_c"]
     assert len(header) == 3 + 18 * 3 and header[-1] == "LEar_c"
     rows = csv_rows([person(), person(300)], frame=4)
-    assert [r[:2] for r in rows] == [[4, 0], [4, 1]]
+    assert [r[:2] for r in rows] == [[4, 1], [4, 2]]  # numbered from 1, as the overlay labels them
     assert all(len(r) == len(header) for r in rows)
     lear = header.index("LEar_x")
     assert rows[0][lear: lear + 3] == [None, None, 0.0]
@@ -182,7 +182,7 @@ def test_csv_parses_with_the_csv_module(tmp_path):
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 3
-    assert [(r["frame"], r["person"]) for r in rows] == [("1", "0"), ("2", "0"), ("2", "1")]
+    assert [(r["frame"], r["person"]) for r in rows] == [("1", "1"), ("2", "1"), ("2", "2")]
     assert rows[0]["LEar_x"] == "" and float(rows[0]["LEar_c"]) == 0
     assert rows[2]["LEar_x"] != ""
     nose = person().keypoint("Nose")

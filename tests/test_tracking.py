@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from posekit.pose import Pose
-from posekit.tracking import Tracker, number_untracked
+from posekit.tracking import Tracker, person_numbers
 
 from test_kinematics import STANDING, make_pose
 
@@ -102,14 +102,14 @@ def test_partial_poses_and_frame_skips():
         assert tracker.update([person_at(50 + 5 * t, drop=drop)], t)[0].track_id == 1
 
 
-def test_number_untracked_and_empty_pose():
+def test_person_numbers_and_empty_pose():
     tracker = Tracker()
     empty = Pose(np.zeros((18, 3), np.float32), 0.0)
     out = tracker.update([person_at(100), empty])
     assert out[0].track_id == 1 and out[1].track_id is None
     untracked = [person_at(100), person_at(300)]
-    assert number_untracked(untracked) == [1, 2]
-    assert number_untracked(out) == [1, 2]  # the empty pose gets its place
+    assert person_numbers(untracked) == [1, 2]
+    assert person_numbers(out) == [1, 2]  # the empty pose gets its place
 
 
 class WalkingEstimator:

@@ -6,7 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import add_model_options, add_video_options
+from tqdm import tqdm
+
+from ..batch import FAILED, LocalEngine, RayEngine, Settings, collect_inputs, import_ray, run_batch
+from ..errors import InvalidInputError
+from . import add_model_options, add_video_options, make_estimator
 
 
 def register(sub) -> None:
@@ -47,12 +51,6 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from ..batch import FAILED, LocalEngine, RayEngine, Settings, _import_ray, collect_inputs, run_batch
-    from ..errors import InvalidInputError
-    from . import make_estimator
-
     settings = Settings(model=args.model, backend=args.backend, threshold=args.threshold,
                         input_size=args.input_size, scales=tuple(args.scales), extend=args.extend,
                         refine=None if args.refine == "none" else args.refine,
@@ -64,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise InvalidInputError(f"--workers must be 1 or more, got {args.workers}")
     if args.engine == "ray":
-        _import_ray()  # a clear message before anything starts
+        import_ray()  # a clear message before anything starts
         engine = RayEngine(workers=args.workers, num_cpus=args.num_cpus, num_gpus=args.num_gpus,
                            address=args.ray_address, retries=args.retries)
     else:

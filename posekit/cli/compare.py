@@ -6,6 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..compare import compare_videos
+from ..errors import InvalidInputError
+from ..video import MAX_SECONDS, probe
 from . import add_model_options, make_estimator
 
 
@@ -28,7 +31,7 @@ def register(sub) -> None:
                    help="how far (seconds) the timing may drift from a steady pace (default: 10%% of the longer "
                         "video, at least 2 s)")
     add_model_options(p, refine="none")  # --refine movenet_lightning: a second stage, at its cost per person
-    p.add_argument("--max-seconds", type=float, default=120.0, metavar="S",
+    p.add_argument("--max-seconds", type=float, default=float(MAX_SECONDS), metavar="S",
                    help="use at most the first S seconds of each video (default: %(default)s)")
     p.add_argument("--height", type=int, default=480, metavar="H", help="height of the side-by-side video")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
@@ -36,10 +39,6 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..compare import compare_videos
-    from ..errors import InvalidInputError
-    from ..video import probe
-
     for path in (args.reference, args.attempt):  # fail fast, before loading the network
         probe(path)
     if args.output is not None and args.output.suffix.lower() not in (".mp4", ".m4v"):
@@ -64,8 +63,9 @@ def run(args: argparse.Namespace) -> int:
         if people.message:
             print(f"warning: {people.message}", file=sys.stderr)
     print(comparison.summary())
-    print(f"people followed: {comparison.reference.person} in {args.reference.name}, "
-          f"{comparison.attempt.person} in {args.attempt.name}")
+    print(f"compared: person {comparison.reference.person} of {args.reference.name} with person "
+          f"{comparison.attempt.person} of {args.attempt.name} (IDs as drawn in the videos; --person-ref / "
+          "--person-attempt choose others)")
     for path in (args.output, args.report):
         if path is not None:
             print(f"wrote {path}")

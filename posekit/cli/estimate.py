@@ -6,6 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..draw import draw_poses
+from ..errors import InvalidInputError
+from ..export import write_openpose_json
+from ..files import write_atomic
+from ..imageio import encode_image, load_image
 from ..refine import PHOTO_REFINE
 from . import add_model_options, make_estimator
 
@@ -21,12 +26,6 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..draw import draw_poses
-    from ..errors import InvalidInputError
-    from ..export import write_openpose_json
-    from ..files import write_atomic
-    from ..imageio import encode_image, load_image
-
     paths = [Path(p) for p in args.inputs]
     for p in paths:  # fail fast, before loading the network
         if not p.is_file():

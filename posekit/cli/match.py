@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..errors import InvalidInputError
+from ..imageio import load_image
 from ..refine import MATCH_PASSES, PHOTO_REFINE
+from ..similarity import compare_images
 from . import add_model_options, make_estimator
 
 
@@ -38,10 +41,6 @@ def _number(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import InvalidInputError
-    from ..imageio import load_image
-    from ..similarity import compare_images
-
     for path in (args.image_a, args.image_b):  # fail fast, before loading the network
         if not path.is_file():
             raise InvalidInputError(f"{path}: no such file")
