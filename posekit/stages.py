@@ -17,7 +17,6 @@ and knows nothing of poses::
 from __future__ import annotations
 
 import collections
-import contextlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -203,11 +202,13 @@ def run(source: FrameSource, stages: Sequence[Stage] = (), sinks: Sequence = ())
     try:
         for sink in sinks:
             sink.open(source)
-        with contextlib.closing(frames):
+        try:
             for frame in frames:
                 for sink in sinks:
                     sink.write(frame)
                 count += 1
+        finally:  # stops the stages' threads (lookahead, decoder) at once, not when collected
+            getattr(frames, "close", lambda: None)()
         if count == 0:
             raise InvalidInputError(f"{source.name} contains no decodable video frames")
         for sink in sinks:
