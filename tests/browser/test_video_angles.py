@@ -35,9 +35,9 @@ def test_video_angles_chart_table_and_csv(new_page, tmp_path):
     table.wait_for()
     data = download(page, "Download angles per frame (CSV)").decode()
     rows = list(csv.DictReader(io.StringIO(data)))
-    assert rows and list(rows[0])[:4] == ["frame", "time", "person", "right_elbow"]
+    assert rows and list(rows[0])[:4] == ["frame", "time", "person", "right_elbow_flexion"]  # the clinical convention, the default
     people = {r["person"] for r in rows}
     assert 1 <= len(people) <= 20
     assert {int(r["frame"]) for r in rows} <= set(range(100))
-    knees = [float(r["right_knee"]) for r in rows if r["right_knee"]]
+    knees = [float(r["right_knee_flexion"]) for r in rows if r["right_knee_flexion"]]
     assert knees and all(0 <= k <= 180 for k in knees)
