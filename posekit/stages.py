@@ -16,7 +16,9 @@ and knows nothing of poses::
 
 from __future__ import annotations
 
+import bisect
 import collections
+import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -34,8 +36,16 @@ LOOKAHEAD = 2
 
 Frames = Iterable[FrameRecord]
 Stage = Callable[[Frames], Iterator[FrameRecord]]
-#: ``progress(done, total, eta_seconds)``
+#: ``progress(done, total, eta_seconds)``; ``eta_seconds`` is NaN while the time left is not known yet
+#: (:class:`TimeLeft`).
 Progress = Callable[[int, int, float], None]
+#: :class:`TimeLeft` measures the pace over at least this many seconds (over the later half of the run so far
+#: when that is longer).
+PACE_WINDOW_S = 2.0
+#: :class:`TimeLeft` says nothing before this many frames came out after the first one ...
+PACE_MIN_FRAMES = 3
+#: ... over at least this many seconds.
+PACE_MIN_S = 0.3
 
 
 @dataclass(frozen=True)
@@ -157,24 +167,63 @@ def smooth(smoother: DelayedSmoother) -> Stage:
     return stage
 
 
-def report_progress(progress: Optional[Progress], total: int) -> Stage:
+class TimeLeft:
+    """The time left of a run, from the pace of its recent frames (the one rule behind every progress bar).
+
+    The first frame of a run carries the start-up (the network's first runs, threads and decoders starting), so
+    the pace is measured from the moment the first frame is out: the time before it says nothing of the frames
+    to come. The pace is then measured over the later half of the time since (at least :data:`PACE_WINDOW_S`
+    seconds): it follows a run that slows down or speeds up, without jumping with each frame. Until
+    :data:`PACE_MIN_FRAMES` frames came out over at least :data:`PACE_MIN_S` seconds after the first one, the
+    time left is not known (NaN).
+
+    ``update(done, total, now)`` is called with every frame done (``now``: seconds on any clock that only goes
+    forward) and returns the seconds left for the ``total - done`` frames still to come.
+    """
+
+    def __init__(self, window_s: float = PACE_WINDOW_S) -> None:
+        self.window_s = float(window_s)
+        self._times: list[float] = []  # when each frame came out, the first one included
+
+    def update(self, done: int, total: int, now: float) -> float:
+        self._times.append(float(now))
+        if done >= total:
+            return 0.0
+        rate = self.rate(now)
+        return (total - done) / rate if rate > 0 else math.nan
+
+    def rate(self, now: float) -> float:
+        """Frames per second over the recent window (NaN until measurable)."""
+        times = self._times
+        if len(times) - 1 < PACE_MIN_FRAMES or now - times[0] < PACE_MIN_S:
+            return math.nan
+        window = max(self.window_s, (now - times[0]) / 2)
+        j = min(bisect.bisect_left(times, now - window), len(times) - 2)
+        seconds = now - times[j]
+        return (len(times) - 1 - j) / seconds if seconds > 0 else math.nan
+
+
+def report_progress(progress: Optional[Progress], total: int, *,
+                    clock: Callable[[], float] = time.perf_counter) -> Stage:
     """``progress(done, total, eta_s)`` as frames pass: on the first, then at most ~10 times a second, and once
-    at the end with ``done == total`` (the total grows when the video holds more frames than announced)."""
+    at the end with ``done == total`` (the total grows when the video holds more frames than announced).
+    ``eta_s`` is :class:`TimeLeft`'s (NaN at first: not known yet). ``clock``: seconds (tests pass their own)."""
 
     def stage(frames: Frames) -> Iterator[FrameRecord]:
         if progress is None:
             yield from frames
             return
         done, n, last_report, last_call = 0, total, 0.0, None
-        t0 = time.perf_counter()
+        left = TimeLeft()
         for frame in frames:
             yield frame
             done += 1
-            now = time.perf_counter()
+            now = clock()
+            n = max(n, done)
+            eta = left.update(done, n, now)
             if now - last_report >= 0.1 or done == 1:
-                last_report, n = now, max(n, done)
-                last_call = (done, n)
-                progress(done, n, (now - t0) / done * (n - done))
+                last_report, last_call = now, (done, n)
+                progress(done, n, eta)
         if done and last_call != (done, done):
             progress(done, done, 0.0)
 
@@ -229,5 +278,5 @@ def run(source: FrameSource, stages: Sequence[Stage] = (), sinks: Sequence = ())
     return count
 
 
-__all__ = ["LOOKAHEAD", "EstimatorFacts", "Progress", "Stage", "estimate", "estimator_facts", "report_progress",
-           "run", "smooth", "track"]
+__all__ = ["LOOKAHEAD", "PACE_MIN_FRAMES", "PACE_MIN_S", "PACE_WINDOW_S", "EstimatorFacts", "Progress", "Stage",
+           "TimeLeft", "estimate", "estimator_facts", "report_progress", "run", "smooth", "track"]

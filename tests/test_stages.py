@@ -5,6 +5,7 @@ that is not kept."""
 from __future__ import annotations
 
 import json
+import math
 import threading
 
 import pytest
@@ -118,7 +119,7 @@ def test_stopping_early_stops_the_decoder(fast_estimator):
         if frame.index == 3:
             break
     frames.close()
-    assert not _decoders() and calls[0] == (1, 100, pytest.approx(calls[0][2]))
+    assert not _decoders() and calls[0][:2] == (1, 100) and math.isnan(calls[0][2])  # time left: not known yet
 
 
 def test_a_source_is_read_once():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -49,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     show = not args.quiet and sys.stderr.isatty()
 
     def progress(stage, done, total, eta):
-        print(f"\r{stage}: {done}/{total} frames, {eta:.0f} s left ", end="", file=sys.stderr, flush=True)
+        left = "time left not known yet" if math.isnan(eta) else f"{eta:.0f} s left"
+        print(f"\r{stage}: {done}/{total} frames, {left} ", end="", file=sys.stderr, flush=True)
 
     try:
         comparison, ref, att = compare_videos(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -27,7 +28,8 @@ def register(sub) -> None:
 
 def _progress_printer():
     def report(done: int, total: int, eta: float) -> None:
-        print(f"\r{done}/{total} frames, {eta:.0f} s left ", end="", file=sys.stderr, flush=True)
+        left = "time left not known yet" if math.isnan(eta) else f"{eta:.0f} s left"
+        print(f"\r{done}/{total} frames, {left} ", end="", file=sys.stderr, flush=True)
     return report
 
 
