@@ -71,15 +71,23 @@ class VideoPeople:
     message: str = ""
 
     def people(self, min_share: float = 0.2) -> list[int]:
-        """Track IDs seen in at least ``min_share`` of the frames (all when none is), most prominent first: the
-        largest sum over the frames of :func:`posekit.pose.prominence` (large, complete, central, and there for
-        long; up to 200 frames of each person sampled evenly)."""
+        """Track IDs seen in at least ``min_share`` of the frames (all when none is), the person the clip is about
+        first: the largest sum over the frames (up to 200 of each person, sampled evenly) of
+        :func:`posekit.pose.prominence` (size, completeness, centrality) times the person's size again (the
+        square root of their keypoint box over the frame's): the camera films its subject large and follows it
+        loosely, so a large person in front beats a small one who happens to walk in the middle of the frame
+        far away."""
         size = self.info.display_size if self.info is not None else None
+        frame = math.sqrt(size[0] * size[1]) if size else 1.0
 
         def key(tid):
             tr = self.trajectories[tid]
             step = max(1, len(tr) // 200)
-            sampled = sum(prominence(Pose(kp, 0.0, tr.layout), size) for kp in tr.keypoints[::step])
+            sampled = 0.0
+            for kp in tr.keypoints[::step]:
+                pose = Pose(kp, 0.0, tr.layout)
+                x0, y0, x1, y1 = pose.bbox()
+                sampled += prominence(pose, size) * math.sqrt(max((x1 - x0) * (y1 - y0), 1.0)) / frame
             return -sampled * step
 
         ids = sorted(self.trajectories, key=key)
@@ -108,13 +116,14 @@ class VideoPeople:
 def track_video(src: str | os.PathLike, estimator, *, max_seconds: Optional[float] = None,
                 max_frames: Optional[int] = MAX_FRAMES, progress: Optional[Progress] = None,
                 name: str | None = None) -> VideoPeople:
-    """Estimate and track everyone in a video (see the module docstring, step 1).
+    """Estimate and track everyone in a video (see the module docstring, step 1). ``name``: what messages call
+    it (default: the file name; the upload's own name when ``src`` is a temporary copy).
 
     Raises:
         InvalidInputError: not a readable video, or no frame.
     """
     src = Path(src)
-    info = probe(src)
+    info = probe(src, name)
     source = FrameSource(src, Limits(max_frames, max_seconds), info=info, name=name,
                          input_size=estimator_facts(estimator, info.display_size).input_size)
     thumbs, collector = Thumbnails(), AngleCollector()
@@ -180,10 +189,10 @@ def render_side_by_side(reference: VideoPeople, attempt: VideoPeople, comparison
     ref_ang = joint_angles(ref_seq, al.mirrored)[1]
     # compare each attempt joint with the reference's counterpart (mirrored when the comparison was)
     scale_text = h / 480
-    ref_frames = iter(FrameSource(reference.path, Limits(reference.frames)))
+    ref_frames = iter(FrameSource(reference.path, Limits(reference.frames), name=reference.name))
     n = min(attempt.frames, len(al.ref_for_attempt))
     current_ref = (-1, None)
-    attempt_frames = FrameSource(attempt.path, Limits(n))
+    attempt_frames = FrameSource(attempt.path, Limits(n), name=attempt.name)
     with VideoWriter(dst, size, attempt.fps) as out:
         try:
             for frame in report_progress(progress, attempt_frames.total)(attempt_frames):
@@ -271,9 +280,10 @@ def report_rows(comparison: Comparison) -> list[dict]:
             a, r = m.attempt, m.reference
             a0, a1 = (a.start, a.end) if a else ("", "")
             r0, r1 = (r.start, r.end) if r else ("", "")
-            desc = ("no matching repetition in the reference" if r is None else
-                    "missing in the attempt" if a is None else
-                    f"range {a.range_deg:.0f}° vs {r.range_deg:.0f}°, {a.duration_s:.1f} s vs {r.duration_s:.1f} s")
+            desc = (f"attempt's repetition {a.index}: no matching repetition in the reference" if r is None else
+                    f"reference's repetition {r.index}: missing in the attempt" if a is None else
+                    f"attempt's repetition {a.index} with the reference's {r.index}: range {a.range_deg:.0f}° vs "
+                    f"{r.range_deg:.0f}°, {a.duration_s:.1f} s vs {r.duration_s:.1f} s")
             row("repetition", k, a0, a1, r0, r1, f"{comparison.angle}_range_attempt", a.range_deg if a else None,
                 "degrees", f"{label}: {desc}")
             row("repetition", k, a0, a1, r0, r1, f"{comparison.angle}_range_reference",
@@ -301,16 +311,18 @@ def report_csv(comparison: Comparison) -> bytes:
 
 
 def repetition_table(comparison: Comparison) -> list[dict]:
-    """One row per repetition (the attempt's, paired with the reference's), for a table people read."""
+    """One row per repetition (the attempt's, paired with the reference's), for a table people read; each side's
+    repetitions numbered from 1 in its own order (a reference repetition the attempt misses keeps its number)."""
     out = []
 
     def sec(x):
         return f"{x:.1f}"
 
-    for k, m in enumerate(comparison.matches, 1):
+    for m in comparison.matches:
         a, r = m.attempt, m.reference
         out.append({
-            "rep.": k,
+            "attempt": f"#{a.index}" if a else "–",
+            "reference": f"#{r.index}" if r else "–",
             "range attempt (°)": f"{a.range_deg:.0f}" if a else "–",
             "range reference (°)": f"{r.range_deg:.0f}" if r else "–",
             "time attempt (s)": sec(a.duration_s) if a else "–",

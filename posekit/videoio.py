@@ -107,15 +107,16 @@ class FrameRecord:
 # --------------------------------------------------------------------------------------------------- probing
 
 
-def _open_input(path: Path) -> av.container.InputContainer:
+def _open_input(path: Path, name: Optional[str] = None) -> av.container.InputContainer:
     if not path.is_file():
-        raise InvalidInputError(f"{path}: no such video file")
+        raise InvalidInputError(f"{name or path}: no such video file")
+    name = name or path.name
     if path.stat().st_size == 0:
-        raise InvalidInputError(f"{path.name} is empty (0 bytes), not a readable video")
+        raise InvalidInputError(f"{name} is empty (0 bytes), not a readable video")
     try:
         return av.open(str(path), mode="r", metadata_errors="ignore")
     except _AV_ERRORS as e:
-        raise InvalidInputError(f"{path.name} is not a readable video ({_reason(e)})") from None
+        raise InvalidInputError(f"{name} is not a readable video ({_reason(e)})") from None
 
 
 def _reason(e: BaseException) -> str:
@@ -154,28 +155,30 @@ def _rotation(frame) -> int:
     return int(round(deg / 90.0)) % 4 * 90
 
 
-def probe(path: str | os.PathLike) -> VideoInfo:
-    """Size, frame rate, frame count, rotation and audio of a video; decodes only its first frame.
+def probe(path: str | os.PathLike, name: Optional[str] = None) -> VideoInfo:
+    """Size, frame rate, frame count, rotation and audio of a video; decodes only its first frame. ``name``: what
+    messages call the video (default: the file name; an upload's own name when ``path`` is its temporary copy).
 
     Raises:
         InvalidInputError: not a video, no video stream, or no decodable frame.
     """
     path = Path(path)
-    with _open_input(path) as c:
+    name = name or path.name
+    with _open_input(path, name) as c:
         if not c.streams.video:
-            raise InvalidInputError(f"{path.name} has no video stream, not a readable video")
+            raise InvalidInputError(f"{name} has no video stream, not a readable video")
         vs = c.streams.video[0]
         fps = _frame_rate(vs)
         try:
-            first = next(_decode_frames(c, vs, path.name), None)
+            first = next(_decode_frames(c, vs, name), None)
         except _AV_ERRORS as e:
-            raise InvalidInputError(f"{path.name} is not a readable video ({_reason(e)})") from None
+            raise InvalidInputError(f"{name} is not a readable video ({_reason(e)})") from None
         if first is None:
-            raise InvalidInputError(f"{path.name} contains no video frames, not a readable video")
+            raise InvalidInputError(f"{name} contains no video frames, not a readable video")
         width = vs.codec_context.width or first.width
         height = vs.codec_context.height or first.height
         if width * height > MAX_FRAME_PIXELS:
-            raise InvalidInputError(f"{path.name} is too large: {width}x{height} frames "
+            raise InvalidInputError(f"{name} is too large: {width}x{height} frames "
                                     f"(at most {MAX_FRAME_PIXELS / 1e6:.0f} megapixels)")
         if vs.duration and vs.time_base:
             duration = float(vs.duration * vs.time_base)
@@ -329,7 +332,7 @@ class FrameSource:
                  info: Optional[VideoInfo] = None, input_size: Optional[tuple[int, int]] = None, audio=None,
                  pipeline: Optional[Pipeline] = None, name: Optional[str] = None) -> None:
         self.path = Path(path)
-        self.info = info or probe(self.path)
+        self.info = info or probe(self.path, name)
         self.limits, self.input_size, self.audio = limits or Limits(), input_size, audio
         self.pipeline = pipeline or Pipeline()
         self.name = name or self.path.name

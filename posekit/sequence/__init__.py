@@ -36,6 +36,11 @@ in time by **dynamic time warping** (DTW), then compared frame by frame along th
    absolute difference): "left knee: bent 12° more, up to 25°, in frames 40–75 of the reference". When the
    attempt was compared mirrored, its joints are named as the reference's.
 
+Clips too short to say anything are refused with the minimum in the message: :func:`compare_sequences` compares
+a person seen in at least :data:`MIN_COMPARE_FRAMES` frames of a clip of :data:`MIN_COMPARE_S` seconds or more,
+and counts repetitions on an angle measured in at least :data:`MIN_COUNT_FRAMES` frames over :data:`MIN_COUNT_S`
+seconds (``Comparison.repetitions_not_counted`` says why not).
+
 The steps live in one module each: :mod:`~posekit.sequence.poses` (the sequence, steps 1-3),
 :mod:`~posekit.sequence.dtw` (steps 3-5), :mod:`~posekit.sequence.alignment` (steps 5-7),
 :mod:`~posekit.sequence.repetitions` (counting and pairing repetitions) and :mod:`~posekit.sequence.comparison`
@@ -52,15 +57,26 @@ from .alignment import (
     frame_scores,
     phases_of,
 )
-from .comparison import Comparison, compare_sequences
+from .comparison import MIN_COMPARE_FRAMES, MIN_COMPARE_S, Comparison, compare_sequences, too_short_to_compare
 from .dtw import MIN_WINDOW_S, WINDOW_FRACTION, Band, Features, cost_band, default_radius, dtw_band, features, pair_cost
 from .poses import PoseSequence, joint_angles, normalised_keypoints
-from .repetitions import Repetition, RepetitionMatch, Repetitions, count_repetitions, match_repetitions, smooth_angle
+from .repetitions import (
+    MIN_COUNT_FRAMES,
+    MIN_COUNT_S,
+    Repetition,
+    RepetitionMatch,
+    Repetitions,
+    count_repetitions,
+    match_repetitions,
+    smooth_angle,
+    too_short_to_count,
+)
 
 __all__ = [
+    "MIN_COMPARE_FRAMES", "MIN_COMPARE_S", "MIN_COUNT_FRAMES", "MIN_COUNT_S",
     "MIN_WINDOW_S", "WINDOW_FRACTION", "Alignment", "Band", "Comparison", "Features", "JointDifference", "Phase",
     "PoseSequence", "Repetition", "RepetitionMatch", "Repetitions", "align", "angle_label", "compare_sequences",
     "cost_band", "count_repetitions", "default_radius", "describe_angle_difference", "dtw_band", "features",
     "frame_scores", "joint_angles", "match_repetitions", "normalised_keypoints", "pair_cost", "phases_of",
-    "smooth_angle",
+    "smooth_angle", "too_short_to_compare", "too_short_to_count",
 ]

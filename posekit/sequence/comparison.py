@@ -11,6 +11,23 @@ from .alignment import Alignment, align, angle_label
 from .poses import PoseSequence
 from .repetitions import RepetitionMatch, Repetitions, count_repetitions, match_repetitions
 
+#: The shortest clip :func:`compare_sequences` compares: the person seen in at least this many frames ...
+MIN_COMPARE_FRAMES = 10
+#: ... of a clip at least this many seconds long. Shorter, a clip holds too little of a movement to line up
+#: with another (a handful of frames would all map onto one moment of the other).
+MIN_COMPARE_S = 1.0
+
+
+def too_short_to_compare(seq: PoseSequence) -> str:
+    """Why ``seq`` is too short to compare (see :data:`MIN_COMPARE_FRAMES`), "" when it is long enough."""
+    seen = int(seq.seen.sum())
+    if seen >= MIN_COMPARE_FRAMES and seq.duration_s >= MIN_COMPARE_S - 1e-9:
+        return ""
+    who = "the person" if seq.person is None else f"person {seq.person}"
+    return (f"{seq.name} is too short to compare: {who} is seen in {seen} of its {len(seq)} frames "
+            f"({seq.duration_s:.1f} s); at least {MIN_COMPARE_FRAMES} frames in a clip of {MIN_COMPARE_S:g} s or "
+            "more are needed")
+
 
 @dataclass
 class Comparison:
@@ -28,6 +45,16 @@ class Comparison:
     def score(self) -> float:
         return self.alignment.score
 
+    @property
+    def repetitions_not_counted(self) -> str:
+        """Why repetitions could not be counted in one of the clips ("the attempt (clip.mp4) is too short to
+        count repetitions: ..."), "" when they were counted in both."""
+        for side, seq, reps in (("reference", self.reference, self.reference_reps),
+                                ("attempt", self.attempt, self.attempt_reps)):
+            if reps is not None and reps.reason:
+                return f"the {side} ({seq.name}) is {reps.reason}"
+        return ""
+
     def summary(self, per_phase: int = 2) -> str:
         """Lines a coach reads: the similarity, the repetitions, the most different joints per phase."""
         al = self.alignment
@@ -40,8 +67,11 @@ class Comparison:
         lines.append(f"timing: the attempt takes {self.attempt.duration_s:.1f} s, the reference "
                      f"{self.reference.duration_s:.1f} s")
         if self.angle and self.attempt_reps is not None and self.reference_reps is not None:
-            lines.append(f"repetitions ({angle_label(self.angle)}): {self.attempt_reps.count} in the attempt, "
-                         f"{self.reference_reps.count} in the reference")
+            if self.repetitions_not_counted:
+                lines.append(f"repetitions ({angle_label(self.angle)}): not counted, {self.repetitions_not_counted}")
+            else:
+                lines.append(f"repetitions ({angle_label(self.angle)}): {self.attempt_reps.count} in the attempt, "
+                             f"{self.reference_reps.count} in the reference")
         worst = al.worst(per_phase)
         if worst:
             lines.append("most different, per phase of the reference:")
@@ -54,7 +84,15 @@ class Comparison:
 def compare_sequences(reference: PoseSequence, attempt: PoseSequence, *, mirror: bool = False,
                       window_s: float | None = None, angle: str | None = None) -> Comparison:
     """Align and compare two sequences (:func:`align`) and count repetitions in both on ``angle`` (a name of
-    :data:`posekit.kinematics.JOINT_ANGLES`; default: the reference's most moving angle)."""
+    :data:`posekit.kinematics.JOINT_ANGLES`; default: the reference's most moving angle).
+
+    Raises:
+        InvalidInputError: a sequence too short to compare (:func:`too_short_to_compare`), or what
+            :func:`align` refuses.
+    """
+    for seq in (reference, attempt):
+        if len(seq) and seq.seen.any() and (why := too_short_to_compare(seq)):
+            raise InvalidInputError(why)
     al = align(reference, attempt, mirror=mirror, window_s=window_s)
     names = al.angle_names
     if angle is None:
@@ -71,4 +109,4 @@ def compare_sequences(reference: PoseSequence, attempt: PoseSequence, *, mirror:
     return Comparison(reference, attempt, al, angle, ref_reps, att_reps, matches)
 
 
-__all__ = ["Comparison", "compare_sequences"]
+__all__ = ["MIN_COMPARE_FRAMES", "MIN_COMPARE_S", "Comparison", "compare_sequences", "too_short_to_compare"]

@@ -13,6 +13,11 @@ from scipy.signal import butter, filtfilt, medfilt
 
 from ..errors import InvalidInputError
 
+#: Repetitions are counted on an angle measured in at least this many frames ...
+MIN_COUNT_FRAMES = 15
+#: ... from first to last at least this many seconds apart: a shorter clip is too short to count any (it says so).
+MIN_COUNT_S = 1.0
+
 
 def smooth_angle(signal: np.ndarray, fps: float, cutoff_hz: float) -> np.ndarray:
     """An angle over time (NaN where missing) as phases and repetitions read it: holes filled linearly, short
@@ -79,10 +84,24 @@ class Repetitions:
     high: float  # upper threshold
     rest: str  # "high" or "low": the side the movement starts from and comes back to
     fps: float
+    #: why none could be counted (the clip is too short: :func:`too_short_to_count`), "" when they were
+    reason: str = ""
 
     @property
     def count(self) -> int:
         return len(self.reps)
+
+
+def too_short_to_count(signal: np.ndarray, fps: float, angle: str = "") -> str:
+    """Why repetitions cannot be counted on ``signal`` (degrees, NaN where missing): measured in fewer than
+    :data:`MIN_COUNT_FRAMES` frames, or over less than :data:`MIN_COUNT_S` seconds; "" when they can."""
+    good = np.flatnonzero(np.isfinite(np.asarray(signal, np.float64)))
+    span = (good[-1] - good[0] + 1) / fps if len(good) else 0.0
+    if len(good) >= MIN_COUNT_FRAMES and span >= MIN_COUNT_S - 1e-9:
+        return ""
+    what = (angle.replace("_", " ") if angle else "the angle")
+    return (f"too short to count repetitions: {what} is measured in {len(good)} frames ({span:.1f} s); at least "
+            f"{MIN_COUNT_FRAMES} frames over {MIN_COUNT_S:g} s are needed")
 
 
 def count_repetitions(signal: np.ndarray, fps: float, *, angle: str = "", low: float | None = None,
@@ -98,11 +117,14 @@ def count_repetitions(signal: np.ndarray, fps: float, *, angle: str = "", low: f
        around one threshold cannot count twice). A range under ``min_range_deg`` counts nothing.
     3. The side the movement starts on is the rest posture; one repetition = leaving it for the other side and
        coming back. A last excursion that never returns is not counted.
+
+    A signal too short to count on (:func:`too_short_to_count`) gives no repetition and says why (``reason``).
     """
     x = smooth_angle(signal, fps, cutoff_hz)
     good = np.isfinite(x)
-    empty = Repetitions(angle, [], x, math.nan, math.nan, "", fps)
-    if good.sum() < 3:
+    reason = too_short_to_count(signal, fps, angle)
+    empty = Repetitions(angle, [], x, math.nan, math.nan, "", fps, reason)
+    if reason or good.sum() < 3:
         return empty
     p5, p95 = np.percentile(x[good], [5, 95])
     rng = p95 - p5
@@ -206,4 +228,5 @@ def match_repetitions(reference: Repetitions, attempt: Repetitions, path: np.nda
     return out
 
 
-__all__ = ["Repetition", "RepetitionMatch", "Repetitions", "count_repetitions", "match_repetitions", "smooth_angle"]
+__all__ = ["MIN_COUNT_FRAMES", "MIN_COUNT_S", "Repetition", "RepetitionMatch", "Repetitions",
+           "count_repetitions", "match_repetitions", "smooth_angle", "too_short_to_count"]
