@@ -6,6 +6,7 @@ Nothing here computes anything of its own: it wires Streamlit widgets to posekit
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -17,8 +18,11 @@ from posekit.backends import BACKENDS, DEFAULT_BACKEND, availability, plain_reas
 from posekit.draw import draw_person_labels, draw_poses
 from posekit.errors import InvalidInputError
 from posekit.imageio import IMAGE_TYPES, encode_image, load_image
+from posekit.kinematics import DEFAULT_CONVENTION, JOINT_ANGLES, AngleDef, angle_table, convention_note
+from posekit.movenet import MoveNet
+from posekit.openpose import OpenPose
 from posekit.pose import Pose
-from posekit.refine import DEFAULT_MAX_PEOPLE, MATCH_PASSES
+from posekit.refine import DEFAULT_MAX_PEOPLE, MATCH_PASSES, MoveNetRefiner, make_refiner
 
 #: The models on the fast <-> accurate slider, fastest first.
 SLIDER_MODELS = [name for name, spec in MODELS.items() if spec.format == "tflite"]
@@ -42,6 +46,7 @@ class Settings:
     line_width: int  # 0: automatic (scaled to the image)
     refine: str = "none"  # second stage (posekit.refine): "none", "movenet_thunder", "movenet_lightning", "crop"
     refine_passes: int = 1  # MoveNet passes: 2 on the Pose Matching page (keypoints independent of size)
+    convention: str = DEFAULT_CONVENTION  # angles (posekit.kinematics): "clinical" (flexion) or "included"
 
     def draw(self, image: np.ndarray, poses: Sequence[Pose], ids: Sequence[int] | None = None,
              **kw: Any) -> np.ndarray:
@@ -88,6 +93,12 @@ REFINE_COST = {
 }
 #: Pages that show photos get the accurate second stage by default; video and webcam run without one.
 PHOTO_PAGES = ("", "image", "matching")
+#: Pages with tables or charts of joint angles: the sidebar's "Angles" choice is shown there.
+ANGLE_PAGES = ("image", "video", "webcam")
+#: The sidebar's "Angles" choice (posekit.kinematics.CONVENTIONS), in words.
+CONVENTION_CHOICES = {"clinical": "Clinical: 0° = straight", "included": "Included: 180° = straight"}
+#: What a table shows for an angle whose joints are not in the picture.
+NOT_IN_PICTURE = "not in the picture"
 
 
 def _refine_choice(sb, page: str) -> str:
@@ -137,14 +148,32 @@ def sidebar(page: str = "") -> Settings:
         help="Minimum heatmap peak for a keypoint: lower finds more (and more false) keypoints.",
     )
     refine = _refine_choice(sb, page)
+    convention = _convention_choice(sb, page)
     with sb.expander("Display", expanded=False):
         labels = st.checkbox("Keypoint labels", False, key="sb_labels")
         line_width = st.slider("Line width (0 = automatic)", 0, 20, 0, key="sb_line_width")
     settings = Settings(model, backend, float(threshold), ACCURACY_SCALES[accuracy], bool(labels), int(line_width),
-                        refine=str(refine), refine_passes=MATCH_PASSES if page == "matching" else 1)
+                        refine=str(refine), refine_passes=MATCH_PASSES if page == "matching" else 1,
+                        convention=convention)
     _backend_status(sb, settings)
     _refine_status(sb, settings)
     return settings
+
+
+def _convention_choice(sb, page: str) -> str:
+    """The "Angles" choice, on the pages that show angles; kept while the user visits the other pages."""
+    kept = st.session_state.get("angle_convention", DEFAULT_CONVENTION)
+    if page not in ANGLE_PAGES:
+        return kept
+    choice = sb.radio(
+        "Angles", list(CONVENTION_CHOICES), index=list(CONVENTION_CHOICES).index(kept), key="sb_angles",
+        format_func=CONVENTION_CHOICES.get, horizontal=True,
+        help="How knee, elbow and hip angles are measured. Clinical (the default): the flexion, as a goniometer "
+             "reads it and as physiotherapists write it: 0° = straight, 90° = bent at a right angle. Included: "
+             "the angle between the two segments, 180° = straight. Shoulders and trunk lean read the same in "
+             "both. Used by the angle tables, charts and the angle CSV.")
+    st.session_state["angle_convention"] = choice
+    return choice
 
 
 def _refine_status(container, settings: Settings) -> None:
@@ -187,12 +216,36 @@ def _backend_status(container, settings: Settings) -> None:
         container.caption(f"Running **{est.name}** on **{active}**.")
 
 
-@st.cache_resource(show_spinner="Loading the model (the first time, it is converted to ONNX)…", max_entries=8)
+@st.cache_resource(show_spinner="Loading the model (the first time, it is converted to ONNX)…", max_entries=16)
+def load_first_stage(model: str, backend: str, scales: tuple[float, ...] = (1.0,)) -> OpenPose:
+    """The first network, loaded once per (model, backend, scales) for every session (it is thread-safe): going
+    back to a model on the slider loads nothing."""
+    return OpenPose(model, backend, scales=scales)
+
+
+@st.cache_resource(show_spinner="Loading the second stage…", max_entries=4)
+def load_movenet(name: str, backend: str) -> MoveNet:
+    """A MoveNet network (the second stage), loaded once per (network, backend) and shared by every model and
+    page: moving the model slider does not load it again."""
+    return MoveNet(name, backend)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
 def load_estimator(model: str, backend: str, scales: tuple[float, ...] = (1.0,), refine: str = "none",
                    refine_passes: int = 1) -> PoseEstimator:
-    """One shared estimator per (model, backend, scales, second stage) for every session (it is thread-safe)."""
-    return PoseEstimator(model=model, backend=backend, scales=scales, refine=None if refine == "none" else refine,
-                         refine_max_people=DEFAULT_MAX_PEOPLE, refine_passes=refine_passes)
+    """One shared estimator per (model, backend, scales, second stage) for every session (it is thread-safe):
+    the cached first stage and second stage composed (nothing is loaded here)."""
+    first = load_first_stage(model, backend, tuple(scales))
+    if refine == "none":
+        refiner = None
+    elif refine == "crop":  # the first stage again on each person: nothing more to load
+        refiner = make_refiner("crop", first=first, max_people=DEFAULT_MAX_PEOPLE)
+    elif refine in ("movenet_thunder", "movenet_lightning"):  # a light wrapper of the shared network
+        refiner = MoveNetRefiner(refine, first.requested_backend, max_people=DEFAULT_MAX_PEOPLE,
+                                 passes=int(refine_passes), net=load_movenet(refine, first.requested_backend))
+    else:
+        refiner = make_refiner(refine)  # an unknown name: its error
+    return PoseEstimator.of(first, refiner)
 
 
 def estimator(settings: Settings | None = None) -> PoseEstimator:
@@ -276,3 +329,35 @@ def duration_text(seconds: float) -> str:
     seconds = max(0, int(round(seconds)))
     m, s = divmod(seconds, 60)
     return f"{m} min {s:02d} s" if m else f"{s} s"
+
+
+def progress_text(done: int, total: int, eta: float, what: str = "Frame") -> str:
+    """A progress bar's words: "Frame 40 / 205 · 5.1 frames/s · about 32 s left" (the pace and time left of
+    posekit's one rule, :class:`posekit.stages.TimeLeft`); the time left once it is known."""
+    text = f"{what} {done} / {total}"
+    if done >= total:
+        return text
+    if not math.isfinite(eta):
+        return f"{text} · estimating the time left…"
+    rate = f" · {(total - done) / eta:.1f} frames/s" if eta > 0 else ""
+    return f"{text}{rate} · " + ("almost done" if eta < 1 else f"about {duration_text(eta)} left")
+
+
+def joint_angles(convention: str) -> tuple[AngleDef, ...]:
+    """The joint angles and the trunk lean (what the Webcam and Video pages show first) in ``convention``."""
+    return tuple(d.in_convention(convention) for d in JOINT_ANGLES)
+
+
+def angle_rows(pose: Pose, convention: str, definitions: Sequence[AngleDef] | None = None,
+               decimals: int = 1) -> list[dict]:
+    """Rows of an angle table for one person: the angle, its value ("123.4°", or "not in the picture" when its
+    joints were not found) and how it is measured."""
+    rows = angle_table(pose, definitions, convention=convention)
+    return [{"angle": r["angle"],
+             "degrees": NOT_IN_PICTURE if r["degrees"] is None else f"{r['degrees']:.{decimals}f}°",
+             "how it is measured": r["convention"]} for r in rows]
+
+
+def convention_caption(convention: str) -> str:
+    """The angle convention under a table or chart, in words (posekit.kinematics.convention_note)."""
+    return f"Angles ({CONVENTION_CHOICES[convention].split(':')[0].lower()}): {convention_note(convention)}"

@@ -157,6 +157,14 @@ class PoseEstimator(TwoStage):
                                margin=refine_margin, passes=refine_passes, download=download)
         super().__init__(first, refiner)
 
+    @classmethod
+    def of(cls, first: OpenPose, refiner: Refiner | None = None) -> "PoseEstimator":
+        """A PoseEstimator of stages already built: a program that offers several combinations (the app: each
+        model with or without a second stage) loads each network once and composes them."""
+        est = cls.__new__(cls)
+        TwoStage.__init__(est, first, refiner)
+        return est
+
     def __repr__(self) -> str:
         return f"PoseEstimator(model={self.name!r}, backend={self.backend!r}, threshold={self.threshold})"
 

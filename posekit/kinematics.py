@@ -92,7 +92,7 @@ class AngleDef:
         what = {"knee": "straight leg", "elbow": "straight arm", "hip": "thigh in line with the trunk"}
         joint = self.name.split("_")[-1]
         return replace(self, name=f"{self.name}_flexion", label=f"{self.label} flexion", reflect=True,
-                       description=f"flexion: 0 = {what.get(joint, 'straight')}, 90 = bent at a right angle")
+                       description=f"flexion: 0° = {what.get(joint, 'straight')}, 90° = bent at a right angle")
 
     @property
     def points(self) -> tuple[str, ...]:
@@ -109,30 +109,38 @@ def _joint(name, label, v1, v2, description, opensim=""):
     return AngleDef(name, label, "joint", (v1, v2), description, flexion=bool(opensim), opensim=opensim)
 
 
+#: Points of segments in words (for descriptions people read).
+_POINT_WORDS = {"MidHip": "hips", "Neck": "neck", "LHip": "left hip", "RHip": "right hip", "LShoulder": "left shoulder",
+                "RShoulder": "right shoulder", "LElbow": "left elbow", "RElbow": "right elbow", "LWrist": "left wrist",
+                "RWrist": "right wrist", "LKnee": "left knee", "RKnee": "right knee", "LAnkle": "left ankle",
+                "RAnkle": "right ankle"}
+
+
 def _segment(name, label, a, b):
     return AngleDef(name, label, "segment", ((a, b),),
-                    f"direction {a}→{b}, anticlockwise from the horizontal pointing right (0 = right, 90 = up)")
+                    f"direction {_POINT_WORDS.get(a, a)} → {_POINT_WORDS.get(b, b)}, anticlockwise from pointing "
+                    "right: 0° = right, 90° = up, -90° = down")
 
 
 #: The angles posekit computes, in the order of tables and files.
 ANGLES: tuple[AngleDef, ...] = (
-    _joint("right_elbow", "Right elbow", ("RElbow", "RShoulder"), ("RElbow", "RWrist"), "180 = straight arm",
+    _joint("right_elbow", "Right elbow", ("RElbow", "RShoulder"), ("RElbow", "RWrist"), "180° = straight arm",
            "elbow_flex_r"),
-    _joint("left_elbow", "Left elbow", ("LElbow", "LShoulder"), ("LElbow", "LWrist"), "180 = straight arm",
+    _joint("left_elbow", "Left elbow", ("LElbow", "LShoulder"), ("LElbow", "LWrist"), "180° = straight arm",
            "elbow_flex_l"),
-    _joint("right_knee", "Right knee", ("RKnee", "RHip"), ("RKnee", "RAnkle"), "180 = straight leg",
+    _joint("right_knee", "Right knee", ("RKnee", "RHip"), ("RKnee", "RAnkle"), "180° = straight leg",
            "knee_angle_r"),
-    _joint("left_knee", "Left knee", ("LKnee", "LHip"), ("LKnee", "LAnkle"), "180 = straight leg", "knee_angle_l"),
-    _joint("right_hip", "Right hip", ("RHip", "RKnee"), ("MidHip", "Neck"), "180 = thigh in line with the trunk",
+    _joint("left_knee", "Left knee", ("LKnee", "LHip"), ("LKnee", "LAnkle"), "180° = straight leg", "knee_angle_l"),
+    _joint("right_hip", "Right hip", ("RHip", "RKnee"), ("MidHip", "Neck"), "180° = thigh in line with the trunk",
            "hip_flexion_r"),
-    _joint("left_hip", "Left hip", ("LHip", "LKnee"), ("MidHip", "Neck"), "180 = thigh in line with the trunk",
+    _joint("left_hip", "Left hip", ("LHip", "LKnee"), ("MidHip", "Neck"), "180° = thigh in line with the trunk",
            "hip_flexion_l"),
     _joint("right_shoulder", "Right shoulder", ("RShoulder", "RElbow"), ("Neck", "MidHip"),
-           "0 = arm along the body, 90 = horizontal, 180 = straight up"),
+           "0° = arm along the body, 90° = horizontal, 180° = straight up"),
     _joint("left_shoulder", "Left shoulder", ("LShoulder", "LElbow"), ("Neck", "MidHip"),
-           "0 = arm along the body, 90 = horizontal, 180 = straight up"),
+           "0° = arm along the body, 90° = horizontal, 180° = straight up"),
     AngleDef("trunk_lean", "Trunk lean", "lean", (("MidHip", "Neck"),),
-             "0 = upright, positive = top of the trunk leaning to the right of the image"),
+             "0° = upright, positive = top of the trunk leaning to the right of the image"),
     _segment("trunk", "Trunk", "MidHip", "Neck"),
     _segment("pelvis", "Pelvis", "LHip", "RHip"),
     _segment("shoulders", "Shoulders", "LShoulder", "RShoulder"),
@@ -150,6 +158,22 @@ ANGLES: tuple[AngleDef, ...] = (
 CONVENTIONS = ("clinical", "included")
 #: What files, the CLI and the app report unless told otherwise: what physiotherapists and coaches read.
 DEFAULT_CONVENTION = "clinical"
+
+
+#: Each convention in a sentence, for a caption under a table or chart of angles (the shoulders and the trunk
+#: lean read the same in both: :func:`convention_note`).
+CONVENTION_WORDS = {
+    "clinical": "Knee, elbow and hip: flexion, as a goniometer reads it: 0° = straight, 90° = bent at a right "
+                "angle, more = more bent.",
+    "included": "Knee, elbow and hip: the angle between the two segments: 180° = straight, less = more bent.",
+}
+
+
+def convention_note(convention: str = DEFAULT_CONVENTION) -> str:
+    """How the angles of ``convention`` read, in words: the flexion angles, then the shoulders and the trunk
+    lean (the same in both conventions)."""
+    return (f"{CONVENTION_WORDS[check_convention(convention)]} Shoulder: 0° = arm along the body, 90° = arm "
+            "horizontal. Trunk lean: 0° = upright, positive = leaning to the right of the picture.")
 
 
 def check_convention(convention: str) -> str:
@@ -263,6 +287,20 @@ def angle_table(pose: Pose, definitions: Sequence[AngleDef | str] | None = None,
 # --- time series ------------------------------------------------------------------------------------------
 
 
+def direction_arc(degrees: np.ndarray) -> np.ndarray:
+    """Directions (degrees, any turn) unwrapped onto the shortest arc that holds them all: the first value of the
+    arc in (-180, 180], the others up to 360° above it, in their order. Directions across 180° (175°, -178°)
+    become 175°, 182°."""
+    v = np.mod(np.asarray(degrees, np.float64), 360.0)
+    if v.size < 2:
+        return np.where(v > 180.0, v - 360.0, v)
+    s = np.sort(v)
+    gaps = np.diff(np.concatenate([s, [s[0] + 360.0]]))
+    start = s[(int(np.argmax(gaps)) + 1) % s.size]  # the largest empty arc ends where the directions begin
+    first = start - 360.0 if start > 180.0 else start
+    return first + np.mod(v - start, 360.0)
+
+
 @dataclass
 class AngleSeries:
     """Angles of one person over time.
@@ -300,12 +338,18 @@ class AngleSeries:
 
     def summary(self) -> list[dict]:
         """Per angle: ``{"angle", "label", "min", "max", "range", "mean", "frames"}`` (degrees; NaN-free: an angle
-        never measured has None values and ``frames`` = 0). ``range`` is the range of motion, max - min."""
+        never measured has None values and ``frames`` = 0). ``range`` is the range of motion, max - min.
+
+        Directions (segments and the trunk lean, which wrap around at ±180°) are read along the shortest arc that
+        holds them all (:func:`direction_arc`): a pelvis pointing left that wobbles across 180° ranges from 175° to
+        185° (10°), not from -180° to 180°; ``max`` may then pass 180°."""
         rows = []
         for i, name in enumerate(self.names):
             col = self.values[:, i]
             ok = col[np.isfinite(col)]
             d = ANGLES_BY_NAME.get(name)
+            if d is not None and d.kind in ("segment", "lean") and ok.size:
+                ok = direction_arc(ok)
             row = {"angle": name, "label": d.label if d else name, "frames": int(ok.size)}
             if ok.size:
                 row.update(min=float(ok.min()), max=float(ok.max()), range=float(ok.max() - ok.min()),
@@ -391,7 +435,7 @@ def angle_series(frames: Frames, definitions: Sequence[AngleDef | str] | None = 
 
 
 __all__ = [
-    "ANGLES", "ANGLES_BY_NAME", "CONVENTIONS", "DEFAULT_CONVENTION", "JOINT_ANGLES", "AngleDef", "AngleSeries",
-    "Trajectory", "angle_definitions", "angle_series", "angle_table", "angles", "angles_array", "check_convention",
-    "points", "resolve", "trajectories",
+    "ANGLES", "ANGLES_BY_NAME", "CONVENTIONS", "CONVENTION_WORDS", "DEFAULT_CONVENTION", "JOINT_ANGLES", "AngleDef",
+    "AngleSeries", "Trajectory", "angle_definitions", "angle_series", "angle_table", "angles", "angles_array",
+    "check_convention", "convention_note", "direction_arc", "points", "resolve", "trajectories",
 ]

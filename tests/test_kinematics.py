@@ -168,7 +168,7 @@ def test_clinical_convention_is_the_flexion_and_the_default():
         assert clinical[name] == pytest.approx(included[name])  # the same in both conventions
     rows = {r["angle"]: r for r in kinematics.angle_table(pose)}
     assert rows["Right knee flexion"]["degrees"] == 90.0
-    assert rows["Right knee flexion"]["convention"].startswith("flexion: 0 = straight leg")
+    assert rows["Right knee flexion"]["convention"].startswith("flexion: 0° = straight leg")
     assert ANGLES_BY_NAME["right_knee_flexion"].opensim == "knee_angle_r"
     with pytest.raises(ValueError, match="convention"):
         kinematics.angles(pose, convention="goniometer")
