@@ -167,7 +167,7 @@ def _convention_choice(sb, page: str) -> str:
         return kept
     choice = sb.radio(
         "Angles", list(CONVENTION_CHOICES), index=list(CONVENTION_CHOICES).index(kept), key="sb_angles",
-        format_func=CONVENTION_CHOICES.get, horizontal=True,
+        format_func=CONVENTION_CHOICES.get,
         help="How knee, elbow and hip angles are measured. Clinical (the default): the flexion, as a goniometer "
              "reads it and as physiotherapists write it: 0° = straight, 90° = bent at a right angle. Included: "
              "the angle between the two segments, 180° = straight. Shoulders and trunk lean read the same in "

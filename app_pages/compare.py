@@ -3,7 +3,6 @@
 import dataclasses
 import math
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ from app_pages import common
 from posekit.compare import render_side_by_side, repetition_table, report_csv, track_video
 from posekit.errors import InvalidInputError
 from posekit.kinematics import ANGLES_BY_NAME, JOINT_ANGLES
-from posekit.sequence import angle_label, compare_sequences
+from posekit.sequence import MIN_COMPARE_FRAMES, MIN_COMPARE_S, angle_label, compare_sequences
 from posekit.video import MAX_SECONDS, VIDEO_TYPES
 
 settings = common.current()
@@ -30,8 +29,10 @@ uploads = []
 for col, (label, key, hint) in zip(cols, [
         ("Reference video", "cmp_ref", "The movement to copy, e.g. the coach's squat."),
         ("Attempt video", "cmp_att", "The movement to check against the reference.")]):
-    uploads.append(col.file_uploader(label, type=list(VIDEO_TYPES), key=key,
-                                     help=f"{hint} MP4, MOV, AVI, MKV or WebM, up to 200 MB."))
+    uploads.append(col.file_uploader(
+        label, type=list(VIDEO_TYPES), key=key,
+        help=f"{hint} MP4, MOV, AVI, MKV or WebM, up to 200 MB; at least {MIN_COMPARE_S:g} s with the person in "
+             f"{MIN_COMPARE_FRAMES} frames or more."))
 ref_file, att_file = uploads
 if ref_file is None or att_file is None:
     st.info("Upload a reference video and an attempt to compare them.", icon=":material/upload:")
@@ -63,13 +64,10 @@ if submitted:
     with tempfile.TemporaryDirectory(prefix="posekit-compare-") as tmp:  # removed when done, even on errors
         for side, f in (("reference", ref_file), ("attempt", att_file)):
             bar = st.progress(0.0, text=f"Finding people in the {side}…")
-            started = time.perf_counter()
 
-            def on_progress(done, total, eta, bar=bar, side=side, started=started):
-                rate = done / max(time.perf_counter() - started, 1e-6)
+            def on_progress(done, total, eta, bar=bar, side=side):
                 bar.progress(min(done / max(total, 1), 1.0),
-                             text=f"Finding people in the {side}: frame {done} / {total} · {rate:.1f} frames/s · "
-                                  f"about {common.duration_text(eta)} left")
+                             text=f"Finding people in the {side}: " + common.progress_text(done, total, eta, "frame"))
 
             try:
                 found[side] = track_video(_save(f, tmp, side), est, max_seconds=float(max_seconds),
@@ -103,7 +101,9 @@ def person_picker(side: str, people) -> int:
     for tid, col in zip(shown, st.columns(max(len(shown), 3))):
         if tid in people.thumbnails:
             col.image(people.thumbnails[tid], channels="BGR", width=120)
-        col.caption(f"Person {tid} · seen {common.duration_text(len(people.trajectories[tid]) / people.fps)}")
+        seen = len(people.trajectories[tid]) / people.fps
+        col.caption(f"Person {tid} · {seen:.1f} s" if seen < 10 else f"Person {tid} · {common.duration_text(seen)}",
+                    help="How long the person is seen in the video.")
     return st.radio(f"Person in the {side}", ids, index=0, key=f"cmp_person_{side}", horizontal=True,
                     format_func=lambda t: f"Person {t}", label_visibility="collapsed")
 
@@ -124,12 +124,10 @@ if result is None or result["key"] != result_key:
         st.error(str(exc), icon=":material/error:")
         st.stop()
     bar = st.progress(0.0, text="Making the side-by-side video…")
-    started = time.perf_counter()
 
     def on_render(done, total, eta):
         bar.progress(min(done / max(total, 1), 1.0),
-                     text=f"Making the side-by-side video: frame {done} / {total} · about "
-                          f"{common.duration_text(eta)} left")
+                     text="Making the side-by-side video: " + common.progress_text(done, total, eta, "frame"))
 
     with tempfile.TemporaryDirectory(prefix="posekit-compare-") as tmp:
         ref_people = dataclasses.replace(found["reference"], path=_save(ref_file, tmp, "reference"))
@@ -155,7 +153,10 @@ m1.metric("Similarity", f"{al.score:.1f}%",
           help="How alike the two movements are once lined up in time: the Pose Matching score of each moment of "
                "the attempt with the matching moment of the reference, averaged.")
 ref_reps, att_reps = comparison.reference_reps, comparison.attempt_reps
-if comparison.angle and att_reps is not None:
+if comparison.repetitions_not_counted:
+    m2.metric("Repetitions", "–", help=comparison.repetitions_not_counted[0].upper()
+              + comparison.repetitions_not_counted[1:] + ".")
+elif comparison.angle and att_reps is not None:
     m2.metric("Repetitions", f"{att_reps.count}", help=f"Counted on the {angle_label(comparison.angle)} "
               f"(the reference has {ref_reps.count}).",
               delta=None if att_reps.count == ref_reps.count else f"{att_reps.count - ref_reps.count:+d} vs reference",
@@ -195,15 +196,17 @@ for ph in al.phases:
         "most different": "; ".join(d.words for d in worst)
                           or "nothing 10° or more apart",
     })
-st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
-             column_config={"most different": st.column_config.TextColumn(width="large")})
+st.table(rows, hide_index=True)  # a static table: the long "most different" text wraps
 
 st.subheader("Repetitions", anchor=False)
-if comparison.angle and comparison.matches:
+if comparison.repetitions_not_counted:
+    st.info(comparison.repetitions_not_counted[0].upper() + comparison.repetitions_not_counted[1:] + ".",
+            icon=":material/timer_off:")
+elif comparison.angle and comparison.matches:
     st.caption(f"Counted on the {angle_label(comparison.angle)}; each repetition of the attempt is paired with "
                "the one of the reference it lines up with. Range: how far the joint moves, in degrees; time: from "
                "leaving the starting position to being back.")
-    st.dataframe(pd.DataFrame(repetition_table(comparison)), hide_index=True, width="stretch")
+    st.table(repetition_table(comparison), hide_index=True)
 else:
     st.caption("No repetition found" + (f" on the {angle_label(comparison.angle)}." if comparison.angle else "."))
 

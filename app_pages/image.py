@@ -8,7 +8,6 @@ import streamlit as st
 from app_pages import common
 from posekit.draw import heatmap_overlay, paf_overlay
 from posekit.export import openpose_json
-from posekit.kinematics import angle_table
 from posekit.similarity import pretty_name
 
 settings = common.current()
@@ -48,10 +47,9 @@ if poses:
     st.subheader("Joint angles", anchor=False)
     who = st.selectbox("Person", range(1, len(poses) + 1), key="image_person",
                        format_func=lambda n: f"Person {n}", help="The number drawn above each person.")
-    st.dataframe(angle_table(poses[who - 1]), hide_index=True, width="stretch",
-                 column_config={"degrees": st.column_config.NumberColumn("degrees", format="%.1f°"),
-                                "angle": "angle", "convention": "how it is measured"})
-    st.caption("Blank when a joint was not found. Angles are measured in the picture, as the camera sees them.")
+    st.table(common.angle_rows(poses[who - 1], settings.convention), hide_index=True, border="horizontal")
+    st.caption(f"{common.convention_caption(settings.convention)} Measured in the picture, as the camera sees "
+               f"them; \"{common.NOT_IN_PICTURE}\" when a joint of the angle was not found.")
     with st.expander("Keypoints table"):
         layout = poses[0].spec
         rows = []

@@ -2,13 +2,13 @@
 
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
 import streamlit as st
 
 from app_pages import common
 from posekit.errors import InvalidInputError
+from posekit.export import angles_csv_text
 from posekit.kinematics import ANGLES_BY_NAME, JOINT_ANGLES
 from posekit.sinks import AngleCollector
 from posekit.video import MAX_SECONDS, VIDEO_TYPES, probe, process_video
@@ -89,12 +89,9 @@ if submitted:
     st.session_state.pop("video_result", None)
     est = common.estimator_or_stop(settings)
     bar = st.progress(0.0, text="Starting…")
-    started = time.perf_counter()
 
     def on_progress(done: int, total: int, eta: float) -> None:
-        rate = done / max(time.perf_counter() - started, 1e-6)
-        bar.progress(min(done / max(total, 1), 1.0),
-                     text=f"Frame {done} / {total} · {rate:.1f} frames/s · about {common.duration_text(eta)} left")
+        bar.progress(min(done / max(total, 1), 1.0), text=common.progress_text(done, total, eta))
 
     angles = AngleCollector()  # every frame's people, for the angles below
     with tempfile.TemporaryDirectory(prefix="posekit-video-") as tmp:  # removed when done, even on errors
@@ -122,8 +119,7 @@ if submitted:
             "elapsed": result.elapsed_s,
             "fps": result.fps_processed,
             "message": result.message,
-            "angles": angles.series(),
-            "angles_csv": angles.csv_text(),
+            "trajectories": angles.trajectories(),  # angles in the sidebar's convention below
             "people": {tid: common.png_bytes(img) for tid, img in result.people.items()},
         }
     bar.empty()
@@ -152,16 +148,18 @@ d2.download_button(f"Download keypoints ({label})", res["keypoints"],
                    icon=":material/download:", key="dl_video_kp", on_click="ignore")
 
 # ------------------------------------------------------------------------------------- people and angles
+convention = settings.convention
+every_angle = common.memo("video_angle_series", (res["options"], id(res["trajectories"]), convention), lambda: {
+    tid: tr.angles(convention=convention) for tid, tr in res["trajectories"].items()})
 # people seen for at least half a second (shorter tracks are mostly fragments); all of them are in the CSV
-series = {tid: s for tid, s in res["angles"].items() if len(s) >= 2 and s.times[-1] - s.times[0] >= 0.5}
+series = {tid: s for tid, s in every_angle.items() if len(s) >= 2 and s.times[-1] - s.times[0] >= 0.5}
 st.subheader("Joint angles over time", anchor=False)
 if not series:
     st.info("Nobody was followed for half a second or more, so there are no angles to show.",
             icon=":material/info:")
     st.stop()
 st.caption("Each person keeps the same number through the video (drawn above their head). Pick one to see how "
-           "their joints moved. Straight arm or leg = 180°; shoulder: 0° = arm along the body, 90° = arm "
-           "horizontal; trunk lean: 0° = upright, positive = leaning to the right of the picture.")
+           "their joints moved.")
 longest = sorted(series, key=lambda t: -len(series[t]))
 shown = longest[:8]
 thumbs = st.columns(len(shown))
@@ -172,17 +170,33 @@ for col, tid in zip(thumbs, shown):
 person = st.selectbox("Person", longest, key="video_person",
                       format_func=lambda t: f"Person {t} (seen in {len(series[t])} frames)")
 chosen = series[person]
+# the choices are named in the included convention (stable keys), shown and charted in the sidebar's
 joint_names = [a.name for a in JOINT_ANGLES]
 picked = st.multiselect("Angles", joint_names, default=["right_knee", "left_knee", "right_elbow", "left_elbow"],
-                        format_func=lambda n: ANGLES_BY_NAME[n].label, key="video_angles")
+                        format_func=lambda n: ANGLES_BY_NAME[n].in_convention(convention).label, key="video_angles")
 if picked:
-    st.line_chart(chosen.chart_data(picked), x="time (s)", y_label="degrees", height=320)
-rows = [{"angle": r["label"], "min (°)": r["min"], "max (°)": r["max"], "range of motion (°)": r["range"],
-         "frames measured": r["frames"]} for r in chosen.summary()]
-st.dataframe(rows, hide_index=True, width="stretch",
-             column_config={k: st.column_config.NumberColumn(format="%.1f")
-                            for k in ("min (°)", "max (°)", "range of motion (°)")})
-st.download_button("Download angles per frame (CSV)", res["angles_csv"],
-                   file_name=f"{res['name']}_angles.csv", mime="text/csv", icon=":material/download:",
+    st.line_chart(chosen.chart_data([ANGLES_BY_NAME[n].in_convention(convention).name for n in picked]),
+                  x="time (s)", y_label="degrees", height=320)
+    st.caption(common.convention_caption(convention))
+
+
+def _degrees(value) -> str:
+    return common.NOT_IN_PICTURE if value is None else f"{value:.1f}°"
+
+
+# the joints' range of motion (the directions of the trunk and limbs are in the CSV)
+joints = {ANGLES_BY_NAME[n].in_convention(convention).name for n in joint_names}
+rows = [{"angle": r["label"], "min": _degrees(r["min"]), "max": _degrees(r["max"]),
+         "range of motion": _degrees(r["range"]), "frames measured": r["frames"]}
+        for r in chosen.summary() if r["angle"] in joints]
+st.table(rows, hide_index=True, border="horizontal")
+name, rule = common.CONVENTION_CHOICES[convention].split(": ")
+st.caption(f"Range of motion: the largest angle minus the smallest, over the frames where it was measured. Knee, "
+           f"elbow and hip: {name.lower()} ({rule}), as in the chart. The CSV below also has the direction of the "
+           "trunk and of each limb segment in every frame.")
+st.download_button("Download angles per frame (CSV)", angles_csv_text(every_angle),
+                   file_name=f"{res['name']}_angles_{convention}.csv", mime="text/csv", icon=":material/download:",
                    key="dl_video_angles", on_click="ignore",
-                   help="One row per person per frame: frame, time, person, then every angle in degrees.")
+                   help="One row per person per frame: frame, time, person, then every angle in degrees, in the "
+                        f"sidebar's convention ({common.CONVENTION_CHOICES[convention]}; the column names say it: "
+                        "right_knee_flexion is clinical, right_knee is the included angle).")

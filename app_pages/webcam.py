@@ -9,7 +9,6 @@ import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from app_pages import common
-from posekit.kinematics import JOINT_ANGLES, angle_table
 from posekit.live import LiveProcessor
 from posekit.pose import image_size, most_prominent
 
@@ -120,9 +119,9 @@ def show_stats() -> None:
                 chosen = poses[most_prominent(poses)]
             st.caption(f"Joint angles of person {chosen.track_id}" + (
                 "" if chosen.track_id == angle_person else f" (person {angle_person} is not in view)"))
-            rows = [r for r in angle_table(chosen, JOINT_ANGLES)]
-            st.dataframe(rows, hide_index=True, width="stretch", column_order=("angle", "degrees"),
-                         column_config={"degrees": st.column_config.NumberColumn("degrees", format="%.0f°")})
+            rows = common.angle_rows(chosen, settings.convention, common.joint_angles(settings.convention), 0)
+            st.table([{k: r[k] for k in ("angle", "degrees")} for r in rows], hide_index=True, border="horizontal")
+            st.caption(common.convention_caption(settings.convention))
         if live.latest().error:
             st.error(live.latest().error)
 

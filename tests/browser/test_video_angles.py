@@ -32,7 +32,7 @@ def test_video_angles_chart_table_and_csv(new_page, tmp_path):
     screenshot(page, "video_angles")
     chart.first.scroll_into_view_if_needed()
     screenshot(page, "video_angles_chart")
-    table = page.get_by_test_id("stDataFrame").first
+    table = page.get_by_test_id("stTable").first
     table.wait_for()
     data = download(page, "Download angles per frame (CSV)").decode()
     rows = list(csv.DictReader(io.StringIO(data)))
