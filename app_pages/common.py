@@ -325,6 +325,12 @@ def stem(filename: str) -> str:
     return filename.rsplit(".", 1)[0] if "." in filename else filename
 
 
+def seen_text(seconds: float) -> str:
+    """How long someone is seen: "0.5 s" under ten seconds (a whole number would say 0 s), else as
+    :func:`duration_text`."""
+    return f"{seconds:.1f} s" if seconds < 10 else duration_text(seconds)
+
+
 def duration_text(seconds: float) -> str:
     seconds = max(0, int(round(seconds)))
     m, s = divmod(seconds, 60)

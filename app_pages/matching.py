@@ -122,5 +122,7 @@ with t2:
                 for d in sorted(sim.angles, key=lambda d: d.agreement)]
         st.altair_chart(agreement_chart(rows, "angle"), width="stretch")
         st.dataframe(rows, hide_index=True, width="stretch")
+        st.caption("Angles as compared: elbow, knee and hip are the angle between the two segments (180° = "
+                   "straight); shoulder: 0° = arm along the body.")
     else:
         st.caption("No joint angle is visible in both poses.")

@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from app_pages import common
+from posekit.compare import rank_people
 from posekit.errors import InvalidInputError
 from posekit.export import angles_csv_text
 from posekit.kinematics import ANGLES_BY_NAME, JOINT_ANGLES
@@ -159,15 +160,16 @@ if not series:
             icon=":material/info:")
     st.stop()
 st.caption("Each person keeps the same number through the video (drawn above their head). Pick one to see how "
-           "their joints moved.")
-longest = sorted(series, key=lambda t: -len(series[t]))
-shown = longest[:8]
+           "their joints moved; the one the clip seems to be about (large, in front, there all along) comes first.")
+# the person the clip is about first (as on Compare videos: large, in front, there all along)
+ranked = rank_people({tid: res["trajectories"][tid] for tid in series}, info.display_size)
+shown = ranked[:8]
 thumbs = st.columns(len(shown))
 for col, tid in zip(thumbs, shown):
     if tid in res["people"]:
         col.image(res["people"][tid], width="stretch")
-    col.caption(f"Person {tid} · {common.duration_text(series[tid].times[-1] - series[tid].times[0])}")
-person = st.selectbox("Person", longest, key="video_person",
+    col.caption(f"Person {tid} · {common.seen_text(series[tid].times[-1] - series[tid].times[0])}")
+person = st.selectbox("Person", ranked, key="video_person",
                       format_func=lambda t: f"Person {t} (seen in {len(series[t])} frames)")
 chosen = series[person]
 # the choices are named in the included convention (stable keys), shown and charted in the sidebar's

@@ -122,6 +122,8 @@ def show_stats() -> None:
             rows = common.angle_rows(chosen, settings.convention, common.joint_angles(settings.convention), 0)
             st.table([{k: r[k] for k in ("angle", "degrees")} for r in rows], hide_index=True, border="horizontal")
             st.caption(common.convention_caption(settings.convention))
+        else:
+            st.caption("Nobody in view yet: the joint angles appear when someone is.")
         if live.latest().error:
             st.error(live.latest().error)
 

@@ -72,25 +72,8 @@ class VideoPeople:
 
     def people(self, min_share: float = 0.2) -> list[int]:
         """Track IDs seen in at least ``min_share`` of the frames (all when none is), the person the clip is about
-        first: the largest sum over the frames (up to 200 of each person, sampled evenly) of
-        :func:`posekit.pose.prominence` (size, completeness, centrality) times the person's size again (the
-        square root of their keypoint box over the frame's): the camera films its subject large and follows it
-        loosely, so a large person in front beats a small one who happens to walk in the middle of the frame
-        far away."""
-        size = self.info.display_size if self.info is not None else None
-        frame = math.sqrt(size[0] * size[1]) if size else 1.0
-
-        def key(tid):
-            tr = self.trajectories[tid]
-            step = max(1, len(tr) // 200)
-            sampled = 0.0
-            for kp in tr.keypoints[::step]:
-                pose = Pose(kp, 0.0, tr.layout)
-                x0, y0, x1, y1 = pose.bbox()
-                sampled += prominence(pose, size) * math.sqrt(max((x1 - x0) * (y1 - y0), 1.0)) / frame
-            return -sampled * step
-
-        ids = sorted(self.trajectories, key=key)
+        first (:func:`rank_people`)."""
+        ids = rank_people(self.trajectories, self.info.display_size if self.info is not None else None)
         kept = [t for t in ids if len(self.trajectories[t]) >= min_share * self.frames]
         return kept or ids
 
@@ -111,6 +94,28 @@ class VideoPeople:
         if smooth and len(tr) > 3:
             tr = smooth_trajectory(tr, self.fps)
         return PoseSequence.from_trajectory(tr, self.frames, self.fps, name=self.name)
+
+
+def rank_people(trajectories: dict, image_size: tuple[int, int] | None = None) -> list[int]:
+    """The track IDs of ``trajectories`` (``{ID: Trajectory}``), the person the clip is about first: the largest
+    sum over the frames (up to 200 of each person, sampled evenly) of :func:`posekit.pose.prominence` (size,
+    completeness, centrality in a frame of ``image_size``) times the person's size again (the square root of
+    their keypoint box over the frame's): the camera films its subject large and follows it loosely, so a large
+    person in front beats a small one who happens to walk in the middle of the frame far away, and someone there
+    all along beats someone passing by."""
+    frame = math.sqrt(image_size[0] * image_size[1]) if image_size else 1.0
+
+    def key(tid):
+        tr = trajectories[tid]
+        step = max(1, len(tr) // 200)
+        sampled = 0.0
+        for kp in tr.keypoints[::step]:
+            pose = Pose(kp, 0.0, tr.layout)
+            x0, y0, x1, y1 = pose.bbox()
+            sampled += prominence(pose, image_size) * math.sqrt(max((x1 - x0) * (y1 - y0), 1.0)) / frame
+        return -sampled * step
+
+    return sorted(trajectories, key=key)
 
 
 def track_video(src: str | os.PathLike, estimator, *, max_seconds: Optional[float] = None,
@@ -359,6 +364,6 @@ def compare_videos(reference: str | os.PathLike, attempt: str | os.PathLike, est
 
 
 __all__ = [
-    "REPORT_COLUMNS", "VideoPeople", "compare_videos", "render_side_by_side", "repetition_table", "report_csv",
-    "report_rows", "track_video", "write_report",
+    "REPORT_COLUMNS", "VideoPeople", "compare_videos", "rank_people", "render_side_by_side", "repetition_table",
+    "report_csv", "report_rows", "track_video", "write_report",
 ]
