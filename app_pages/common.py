@@ -367,3 +367,12 @@ def angle_rows(pose: Pose, convention: str, definitions: Sequence[AngleDef] | No
 def convention_caption(convention: str) -> str:
     """The angle convention under a table or chart, in words (posekit.kinematics.convention_note)."""
     return f"Angles ({CONVENTION_CHOICES[convention].split(':')[0].lower()}): {convention_note(convention)}"
+
+
+def difference_text(diff: Any, convention: str) -> str:
+    """A "most different" item of posekit.similarity in the sidebar's convention: a knee, elbow or hip angle
+    (compared as the included angle) reads as its flexion in the clinical one, as the angle tables beside it."""
+    joint = str(getattr(diff, "name", "")).rsplit(" ", 1)[-1]
+    if convention != "clinical" or not hasattr(diff, "a_deg") or joint not in ("elbow", "knee", "hip"):
+        return diff.text
+    return f"{diff.name} flexion: {diff.diff_deg:.0f}° apart ({180 - diff.a_deg:.0f}° vs {180 - diff.b_deg:.0f}°)"

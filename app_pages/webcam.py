@@ -111,7 +111,8 @@ def show_stats() -> None:
             else:
                 st.metric("Similarity", f"{s.match.score:.0f}%")
                 if s.worst:
-                    st.markdown("**Most different:** " + "; ".join(d.text for d in s.worst))
+                    st.markdown("**Most different:** " + "; ".join(common.difference_text(d, settings.convention)
+                                                                   for d in s.worst))
         poses = list(live.latest().poses)
         if poses:
             chosen = next((p for p in poses if p.track_id == angle_person), None)
