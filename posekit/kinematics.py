@@ -300,18 +300,24 @@ class AngleSeries:
 
     def summary(self) -> list[dict]:
         """Per angle: ``{"angle", "label", "min", "max", "range", "mean", "frames"}`` (degrees; NaN-free: an angle
-        never measured has None values and ``frames`` = 0). ``range`` is the range of motion, max - min."""
+        never measured has None values and ``frames`` = 0). ``range`` is the range of motion, max - min. When:
+        ``min_frame`` / ``max_frame`` and ``min_time`` / ``max_time`` (seconds), the first frame at the minimum
+        and at the maximum (None when never measured)."""
         rows = []
         for i, name in enumerate(self.names):
             col = self.values[:, i]
-            ok = col[np.isfinite(col)]
+            good = np.isfinite(col)
+            ok = col[good]
             d = ANGLES_BY_NAME.get(name)
             row = {"angle": name, "label": d.label if d else name, "frames": int(ok.size)}
             if ok.size:
+                lo, hi = (int(np.flatnonzero(good)[k]) for k in (ok.argmin(), ok.argmax()))
                 row.update(min=float(ok.min()), max=float(ok.max()), range=float(ok.max() - ok.min()),
-                           mean=float(ok.mean()))
+                           mean=float(ok.mean()), min_frame=int(self.frames[lo]), max_frame=int(self.frames[hi]),
+                           min_time=float(self.times[lo]), max_time=float(self.times[hi]))
             else:
-                row.update(min=None, max=None, range=None, mean=None)
+                row.update(min=None, max=None, range=None, mean=None, min_frame=None, max_frame=None,
+                           min_time=None, max_time=None)
             rows.append(row)
         return rows
 

@@ -22,7 +22,7 @@ from ..refine import DEFAULT_MARGIN, REFINERS
 from ..video import MAX_FRAMES
 
 #: Subcommand modules, in the order `--help` lists them.
-COMMANDS = ["estimate", "video", "match", "compare", "models", "angles", "batch"]
+COMMANDS = ["estimate", "video", "match", "compare", "models", "angles", "batch", "report"]
 
 
 def add_model_options(parser: argparse.ArgumentParser, *, threshold: bool = True, refine: str | None = None,

@@ -50,6 +50,7 @@ from .alignment import (
     angle_label,
     describe_angle_difference,
     frame_scores,
+    most_moving_angle,
     phases_of,
 )
 from .comparison import Comparison, compare_sequences
@@ -61,6 +62,6 @@ __all__ = [
     "MIN_WINDOW_S", "WINDOW_FRACTION", "Alignment", "Band", "Comparison", "Features", "JointDifference", "Phase",
     "PoseSequence", "Repetition", "RepetitionMatch", "Repetitions", "align", "angle_label", "compare_sequences",
     "cost_band", "count_repetitions", "default_radius", "describe_angle_difference", "dtw_band", "features",
-    "frame_scores", "joint_angles", "match_repetitions", "normalised_keypoints", "pair_cost", "phases_of",
-    "smooth_angle",
+    "frame_scores", "joint_angles", "match_repetitions", "most_moving_angle", "normalised_keypoints", "pair_cost",
+    "phases_of", "smooth_angle",
 ]
