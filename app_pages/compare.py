@@ -14,6 +14,7 @@ from app_pages import common
 from posekit.compare import render_side_by_side, repetition_table, report_csv, track_video
 from posekit.errors import InvalidInputError
 from posekit.kinematics import ANGLES_BY_NAME, JOINT_ANGLES
+from posekit.report import comparison_report
 from posekit.sequence import angle_label, compare_sequences
 from posekit.video import MAX_SECONDS, VIDEO_TYPES
 
@@ -144,7 +145,8 @@ if result is None or result["key"] != result_key:
             st.stop()
         video = dst.read_bytes()
     bar.empty()
-    result = {"key": result_key, "comparison": comparison, "video": video, "csv": report_csv(comparison)}
+    result = {"key": result_key, "comparison": comparison, "video": video, "csv": report_csv(comparison),
+              "report_settings": common.report_settings(settings)}
     st.session_state["cmp_result"] = result
 
 comparison = result["comparison"]
@@ -212,3 +214,25 @@ d1.download_button("Download side-by-side video (MP4)", result["video"], file_na
                    mime="video/mp4", icon=":material/download:", key="cmp_dl_video", on_click="ignore")
 d2.download_button("Download report (CSV)", result["csv"], file_name="comparison_report.csv", mime="text/csv",
                    icon=":material/download:", key="cmp_dl_csv", on_click="ignore")
+
+st.subheader("Report to hand over", anchor=False)
+st.caption(f"One file on person {person_att} of the attempt against the reference: key moments, joint angles, "
+           "range of motion, the similarity phase by phase, the repetitions side by side and the three moments "
+           "that differ most, in pictures.")
+r1, r2 = st.columns(2, vertical_alignment="bottom")
+height_m = r1.number_input("Height of the person in the attempt, in metres (optional)", min_value=0.0,
+                           max_value=2.5, value=0.0, step=0.01, format="%.2f", key="cmp_report_height",
+                           help="For distances and speeds in metres and m/s. Leave at 0 for none.")
+people, made_with = dict(found), result["report_settings"]
+
+
+def _report() -> bytes:
+    """The report (made when the button is pressed; the uploads are read back for the pictures)."""
+    with tempfile.TemporaryDirectory(prefix="posekit-report-") as tmp:
+        ref = dataclasses.replace(people["reference"], path=_save(ref_file, tmp, "reference"))
+        att = dataclasses.replace(people["attempt"], path=_save(att_file, tmp, "attempt"))
+        return comparison_report(ref, att, comparison, settings=made_with, height_m=height_m or None).encode("utf-8")
+
+
+r2.download_button("Download report", _report, file_name="comparison_report.html", mime="text/html",
+                   icon=":material/description:", key="cmp_dl_report", on_click="ignore", help=common.REPORT_HELP)

@@ -9,6 +9,7 @@ from app_pages import common
 from posekit.draw import heatmap_overlay, paf_overlay
 from posekit.export import openpose_json
 from posekit.kinematics import angle_table
+from posekit.report import image_report
 from posekit.similarity import pretty_name
 
 settings = common.current()
@@ -52,6 +53,11 @@ if poses:
                  column_config={"degrees": st.column_config.NumberColumn("degrees", format="%.1f°"),
                                 "angle": "angle", "convention": "how it is measured"})
     st.caption("Blank when a joint was not found. Angles are measured in the picture, as the camera sees them.")
+    made_with = common.report_settings(settings)
+    st.download_button("Download report", lambda: image_report(img, poses, who, name=name,
+                                                               settings=made_with).encode("utf-8"),
+                       file_name=f"{base}_person{who}_report.html", mime="text/html", key="dl_image_report",
+                       icon=":material/description:", on_click="ignore", help=common.REPORT_HELP)
     with st.expander("Keypoints table"):
         layout = poses[0].spec
         rows = []

@@ -10,6 +10,7 @@ import streamlit as st
 from app_pages import common
 from posekit.errors import InvalidInputError
 from posekit.kinematics import ANGLES_BY_NAME, JOINT_ANGLES
+from posekit.report import clip_of_video, video_report
 from posekit.sinks import AngleCollector
 from posekit.video import MAX_SECONDS, VIDEO_TYPES, probe, process_video
 
@@ -124,6 +125,8 @@ if submitted:
             "message": result.message,
             "angles": angles.series(),
             "angles_csv": angles.csv_text(),
+            "trajectories": angles.trajectories(),
+            "report_settings": common.report_settings(settings),
             "people": {tid: common.png_bytes(img) for tid, img in result.people.items()},
         }
     bar.empty()
@@ -176,7 +179,9 @@ joint_names = [a.name for a in JOINT_ANGLES]
 picked = st.multiselect("Angles", joint_names, default=["right_knee", "left_knee", "right_elbow", "left_elbow"],
                         format_func=lambda n: ANGLES_BY_NAME[n].label, key="video_angles")
 if picked:
-    st.line_chart(chosen.chart_data(picked), x="time (s)", y_label="degrees", height=320)
+    # the choices are the included angles' names; the series holds them as written (right_knee_flexion)
+    shown = [n if n in chosen.names else f"{n}_flexion" for n in picked]
+    st.line_chart(chosen.chart_data(shown), x="time (s)", y_label="degrees", height=320)
 rows = [{"angle": r["label"], "min (°)": r["min"], "max (°)": r["max"], "range of motion (°)": r["range"],
          "frames measured": r["frames"]} for r in chosen.summary()]
 st.dataframe(rows, hide_index=True, width="stretch",
@@ -186,3 +191,27 @@ st.download_button("Download angles per frame (CSV)", res["angles_csv"],
                    file_name=f"{res['name']}_angles.csv", mime="text/csv", icon=":material/download:",
                    key="dl_video_angles", on_click="ignore",
                    help="One row per person per frame: frame, time, person, then every angle in degrees.")
+
+# ------------------------------------------------------------------------------------- the report
+st.subheader("Report to hand over", anchor=False)
+st.caption(f"One file on person {person}: key moments with the skeleton, each joint's angle over time, the range "
+           "of motion, the repetitions, and distances and speeds in metres when you give the person's height.")
+r1, r2 = st.columns(2, vertical_alignment="bottom")
+height_m = r1.number_input("Person's height in metres (optional)", min_value=0.0, max_value=2.5, value=0.0,
+                           step=0.01, format="%.2f", key="video_report_height",
+                           help="For distances and speeds in metres and m/s. Leave at 0 for none.")
+trajectory, made_with, analysed = res["trajectories"][person], res["report_settings"], res["frames"]
+
+
+def _report() -> bytes:
+    """The report (made when the button is pressed; the upload is read back for the key moments' pictures)."""
+    with tempfile.TemporaryDirectory(prefix="posekit-report-") as tmp:
+        src = Path(tmp) / _saved_name()
+        src.write_bytes(f.getvalue())
+        clip = clip_of_video(src, frames=analysed, name=f.name)
+        return video_report(clip, trajectory, settings=made_with, height_m=height_m or None).encode("utf-8")
+
+
+r2.download_button("Download report", _report, file_name=f"{res['name']}_person{person}_report.html",
+                   mime="text/html", icon=":material/description:", key="dl_video_report", on_click="ignore",
+                   help=common.REPORT_HELP)
