@@ -48,7 +48,7 @@ dd { margin: 0; }
   body { max-width: none; padding: 0; font-size: 11pt; }
   section { break-before: page; page-break-before: always; }
   section.flow { break-before: auto; page-break-before: auto; }
-  .frames img { max-height: 250px; }
+  .frames img { max-height: 215px; }
   h2, h3 { break-after: avoid; page-break-after: avoid; }
   tr, figure, .note, dl { break-inside: avoid; page-break-inside: avoid; }
 }
