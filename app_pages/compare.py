@@ -223,15 +223,16 @@ r1, r2 = st.columns(2, vertical_alignment="bottom")
 height_m = r1.number_input("Height of the person in the attempt, in metres (optional)", min_value=0.0,
                            max_value=2.5, value=0.0, step=0.01, format="%.2f", key="cmp_report_height",
                            help="For distances and speeds in metres and m/s. Leave at 0 for none.")
-people, made_with = dict(found), result["report_settings"]
 
 
-def _report() -> bytes:
-    """The report (made when the button is pressed; the uploads are read back for the pictures)."""
+def _report(files=(ref_file, att_file), people=(found["reference"], found["attempt"]), comparison=comparison,
+            made_with=result["report_settings"], height=height_m or None) -> bytes:
+    """The report (made when the button is pressed, from this run's choices; the uploads are read back for the
+    pictures)."""
     with tempfile.TemporaryDirectory(prefix="posekit-report-") as tmp:
-        ref = dataclasses.replace(people["reference"], path=_save(ref_file, tmp, "reference"))
-        att = dataclasses.replace(people["attempt"], path=_save(att_file, tmp, "attempt"))
-        return comparison_report(ref, att, comparison, settings=made_with, height_m=height_m or None).encode("utf-8")
+        ref, att = (dataclasses.replace(p, path=_save(f, tmp, side))
+                    for p, f, side in zip(people, files, ("reference", "attempt")))
+        return comparison_report(ref, att, comparison, settings=made_with, height_m=height).encode("utf-8")
 
 
 r2.download_button("Download report", _report, file_name="comparison_report.html", mime="text/html",

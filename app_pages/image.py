@@ -1,5 +1,6 @@
 """Image: upload a photo, see the skeletons, download the overlay and the keypoints."""
 
+import functools
 import json
 
 import cv2
@@ -53,11 +54,15 @@ if poses:
                  column_config={"degrees": st.column_config.NumberColumn("degrees", format="%.1f°"),
                                 "angle": "angle", "convention": "how it is measured"})
     st.caption("Blank when a joint was not found. Angles are measured in the picture, as the camera sees them.")
-    made_with = common.report_settings(settings)
-    st.download_button("Download report", lambda: image_report(img, poses, who, name=name,
-                                                               settings=made_with).encode("utf-8"),
-                       file_name=f"{base}_person{who}_report.html", mime="text/html", key="dl_image_report",
-                       icon=":material/description:", on_click="ignore", help=common.REPORT_HELP)
+
+    def _report(img, poses, who, name, made_with) -> bytes:
+        """The report (made when the button is pressed, from this run's photo, people and choices)."""
+        return image_report(img, poses, who, name=name, settings=made_with).encode("utf-8")
+
+    report = functools.partial(_report, img, poses, who, name, common.report_settings(settings))
+    st.download_button("Download report", report, file_name=f"{base}_person{who}_report.html", mime="text/html",
+                       key="dl_image_report", icon=":material/description:", on_click="ignore",
+                       help=common.REPORT_HELP)
     with st.expander("Keypoints table"):
         layout = poses[0].spec
         rows = []

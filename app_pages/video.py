@@ -200,16 +200,17 @@ r1, r2 = st.columns(2, vertical_alignment="bottom")
 height_m = r1.number_input("Person's height in metres (optional)", min_value=0.0, max_value=2.5, value=0.0,
                            step=0.01, format="%.2f", key="video_report_height",
                            help="For distances and speeds in metres and m/s. Leave at 0 for none.")
-trajectory, made_with, analysed = res["trajectories"][person], res["report_settings"], res["frames"]
 
 
-def _report() -> bytes:
-    """The report (made when the button is pressed; the upload is read back for the key moments' pictures)."""
+def _report(upload=f, trajectory=res["trajectories"][person], analysed=res["frames"],
+            made_with=res["report_settings"], height=height_m or None) -> bytes:
+    """The report (made when the button is pressed, from this run's choices; the upload is read back for the key
+    moments' pictures)."""
     with tempfile.TemporaryDirectory(prefix="posekit-report-") as tmp:
-        src = Path(tmp) / _saved_name()
-        src.write_bytes(f.getvalue())
-        clip = clip_of_video(src, frames=analysed, name=f.name)
-        return video_report(clip, trajectory, settings=made_with, height_m=height_m or None).encode("utf-8")
+        src = Path(tmp) / ("input" + Path(upload.name).suffix.lower())
+        src.write_bytes(upload.getvalue())
+        clip = clip_of_video(src, frames=analysed, name=upload.name)
+        return video_report(clip, trajectory, settings=made_with, height_m=height).encode("utf-8")
 
 
 r2.download_button("Download report", _report, file_name=f"{res['name']}_person{person}_report.html",

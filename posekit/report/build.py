@@ -11,6 +11,7 @@ import numpy as np
 
 from ..compare import VideoPeople
 from ..draw import draw_person_labels, draw_poses
+from ..errors import InvalidInputError
 from ..files import write_atomic
 from ..kinematics import Trajectory, angle_table
 from ..pose import Pose
@@ -68,6 +69,8 @@ def video_report(clip: Clip, trajectory: Trajectory, *, settings: ReportSettings
     :data:`~posekit.kinematics.JOINT_ANGLES`, either convention; default: the one that moves most).
     ``comparison``: this person (its attempt) against a reference (``reference_clip``), its repetitions those
     of the comparison."""
+    if not len(trajectory):
+        raise InvalidInputError(f"person {trajectory.track_id} is never seen in {clip.name}")
     settings = settings or ReportSettings()
     made = made or dt.datetime.now()
     fps = clip.fps

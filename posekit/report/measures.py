@@ -123,7 +123,7 @@ def main_angle(series: AngleSeries, fps: float) -> str | None:
 def key_frames(series: AngleSeries, fps: float) -> list[tuple[str, int, str | None]]:
     """``(what, frame, angle)`` for the report's key frames: the person's first and last frame, and the frames
     of the smallest and largest value of the most moving angle (those of the range-of-motion table), in time
-    order; a frame appears once."""
+    order; a frame appears once (as an extreme when it is one)."""
     if not len(series):
         return []
     found = [("start", int(series.frames[0]), None), ("end", int(series.frames[-1]), None)]
@@ -133,7 +133,7 @@ def key_frames(series: AngleSeries, fps: float) -> list[tuple[str, int, str | No
         if m.seen:
             found += [("min", m.min_frame, name), ("max", m.max_frame, name)]
     out, seen = [], set()
-    for what, frame, angle in sorted(found, key=lambda f: (f[1], f[0] not in ("start",))):
+    for what, frame, angle in sorted(found, key=lambda f: (f[1], f[0] in ("start", "end"))):  # extremes first
         if frame not in seen:
             seen.add(frame)
             out.append((what, frame, angle))
