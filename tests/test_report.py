@@ -334,3 +334,42 @@ def test_a_two_minute_clip_makes_a_report_of_a_few_megabytes(dance, tmp_path):
     assert facts["Length analysed"].startswith("120.0 s (3000 frames at 25 frames per second)")
     charts = [i for i in tree.iter("img") if i.get("data-kind") == "chart"]
     assert charts and max(len(i.get("src")) for i in charts) < 120_000  # thinned: not 3000 points a line
+
+
+def test_the_included_convention_is_the_one_written(dance, tmp_path):
+    out = tmp_path / "report.html"
+    assert cli(["report", str(dance / "kp.csv"), "--video", str(DANCE), "--output", str(out), "--person",
+                str(PERSON), "--convention", "included"]) == 0
+    assert cli(["angles", str(dance / "kp.csv"), "--output", str(tmp_path / "angles.csv"),
+                "--convention", "included"]) == 0
+    tree = parse(out.read_text(encoding="utf-8"))
+    names = [r[0].get("data-angle") for r in cells(tree, "range-of-motion-table")]
+    assert names[:4] == ["right_elbow", "left_elbow", "right_knee", "left_knee"]
+    check_range_of_motion(tree, angles_csv(tmp_path / "angles.csv", PERSON))
+    captions = [text(f.find("figcaption")) for f in tree.iter("figure") if f.find("img").get("data-kind") == "chart"]
+    assert captions[:3] == ["Elbows, in degrees: 180 = straight arm. Shaded: the repetitions of the left elbow.",
+                            "Knees, in degrees: 180 = straight leg.",
+                            "Hips, in degrees: 180 = thigh in line with the trunk."]
+    assert not any("flexion" in c for c in captions)
+
+
+def test_charts_are_svg_that_keep_peaks_and_gaps():
+    from xml.etree import ElementTree
+
+    from posekit.report import charts
+
+    t = np.arange(20_000) / 50.0
+    y = 40 + 10 * np.sin(t)
+    y[12_345] = 170.0  # one moment far out: thinning must keep it
+    y[5_000:6_000] = np.nan  # the person out of the picture for 20 s: a gap, not a line across
+    xs, ys = charts.thin(t, y)
+    assert len(xs) <= charts.MAX_POINTS + 2 and 170.0 in ys and np.isnan(ys).any()
+    assert np.all(np.diff(xs) >= 0)
+    svg = charts.line_chart([charts.Line("Right knee", t, y)], x_label="time (s)", y_label="degrees")
+    root = ElementTree.fromstring(svg)
+    ns = "{http://www.w3.org/2000/svg}"
+    assert root.tag == f"{ns}svg" and root.get("width") == "760"
+    assert len(root.findall(f"{ns}polyline")) == 2  # before and after the gap
+    labels = [e.text for e in root.iter(f"{ns}text")]
+    assert "Right knee" in labels and "degrees" in labels and "350" in labels  # legend, axis, ticks in seconds
+    assert charts.ticks(0, 100) == [0, 20, 40, 60, 80, 100] and charts.ticks(-11.3, 3.8)[0] == -10
