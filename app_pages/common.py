@@ -14,8 +14,7 @@ import streamlit as st
 
 from posekit import MODELS, ModelError, PoseEstimator, PosekitError
 from posekit.backends import BACKENDS, DEFAULT_BACKEND, availability, plain_reason
-from posekit.draw import draw_poses
-from posekit.draw import draw_person_labels
+from posekit.draw import draw_person_labels, draw_poses
 from posekit.errors import InvalidInputError
 from posekit.imageio import IMAGE_TYPES, encode_image, load_image
 from posekit.pose import Pose
@@ -27,8 +26,8 @@ DEFAULT_MODEL = "mobilenet_v2_1.4" if "mobilenet_v2_1.4" in SLIDER_MODELS else S
 #: The sidebar's accuracy choice -> the estimator's scales (bench/bench_accuracy.py: AP 0.56 -> 0.58).
 ACCURACY_SCALES = {"Standard": (1.0,), "Extra (slower)": (1.25, 0.75)}
 #: Backends offered in the sidebar, in this order (those the registry knows).
-BACKEND_CHOICES = [b for b in (DEFAULT_BACKEND, "cpu", "cuda", "cuda-fp16", "ort", "ort-cuda", "openvino", "openvino-bf16")
-                   if b in BACKENDS]
+BACKEND_CHOICES = [b for b in (DEFAULT_BACKEND, "cpu", "cuda", "cuda-fp16", "ort", "ort-cuda", "openvino",
+                               "openvino-bf16") if b in BACKENDS]
 
 
 @dataclass(frozen=True)
@@ -154,10 +153,11 @@ def _refine_status(container, settings: Settings) -> None:
         est = estimator(settings)
     except PosekitError:
         return
-    ref = getattr(est, "refiner", None)
+    ref = est.refiner
     if ref is None:
         container.caption("No second stage: keypoints as the first network found them.")
         return
+    # posekit's refiners say where they run; a plug-in refiner (only a name and refine()) may not.
     where = BACKENDS[ref.backend].label if getattr(ref, "backend", None) in BACKENDS else "the same backend"
     what = {"movenet_thunder": "MoveNet Thunder", "movenet_lightning": "MoveNet Lightning",
             "crop": "the same network on each person"}.get(ref.name, ref.name)
@@ -270,20 +270,6 @@ def people_text(n: int) -> str:
 
 def stem(filename: str) -> str:
     return filename.rsplit(".", 1)[0] if "." in filename else filename
-
-
-class ThresholdedEstimator:
-    """The shared estimator seen through the sidebar's threshold, for code that calls ``estimate(bgr)``."""
-
-    thread_safe = True  # the wrapped PoseEstimator is: process_video may estimate ahead in worker threads
-
-    def __init__(self, est: PoseEstimator, threshold: float) -> None:
-        self._est, self._threshold = est, threshold
-        self.layout = est.layout
-        self.network_size = est.network_size  # lets process_video shrink frames in its decoder thread
-
-    def estimate(self, bgr: np.ndarray) -> list[Pose]:
-        return self._est.estimate(bgr, threshold=self._threshold)
 
 
 def duration_text(seconds: float) -> str:

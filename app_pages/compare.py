@@ -15,10 +15,7 @@ from posekit.compare import render_side_by_side, repetition_table, report_csv, t
 from posekit.errors import InvalidInputError
 from posekit.kinematics import ANGLES_BY_NAME, JOINT_ANGLES
 from posekit.sequence import angle_label, compare_sequences
-from posekit.video import VIDEO_TYPES
-
-#: The most seconds of each video one run uses (as the Video page).
-MAX_SECONDS = 120
+from posekit.video import MAX_SECONDS, VIDEO_TYPES
 
 settings = common.current()
 
@@ -61,7 +58,7 @@ def _save(f, folder: str, name: str) -> Path:
 people_key = (ref_file.file_id, att_file.file_id, int(max_seconds), settings.model, settings.backend,
               settings.threshold)
 if submitted:
-    est = common.ThresholdedEstimator(common.estimator_or_stop(settings), settings.threshold)
+    est = common.estimator_or_stop(settings).with_threshold(settings.threshold)
     found = {}
     with tempfile.TemporaryDirectory(prefix="posekit-compare-") as tmp:  # removed when done, even on errors
         for side, f in (("reference", ref_file), ("attempt", att_file)):

@@ -9,12 +9,10 @@ import streamlit as st
 
 from app_pages import common
 from posekit.errors import InvalidInputError
-from posekit.export import angles_csv_text
-from posekit.kinematics import ANGLES_BY_NAME, JOINT_ANGLES, angle_series
-from posekit.video import VIDEO_TYPES, probe, process_video
+from posekit.kinematics import ANGLES_BY_NAME, JOINT_ANGLES
+from posekit.sinks import AngleCollector
+from posekit.video import MAX_SECONDS, VIDEO_TYPES, probe, process_video
 
-#: The most seconds of video one run processes (longer uploads are cut, and the page says so).
-MAX_SECONDS = 120
 #: Output heights offered (only those below the source's are shown).
 HEIGHTS = [1080, 720, 480, 360]
 
@@ -98,21 +96,17 @@ if submitted:
         bar.progress(min(done / max(total, 1), 1.0),
                      text=f"Frame {done} / {total} · {rate:.1f} frames/s · about {common.duration_text(eta)} left")
 
-    frames_seen: list = []
-
-    def on_frame(index: int, time_s: float, poses) -> None:
-        frames_seen.append((index, time_s, poses))
-
+    angles = AngleCollector()  # every frame's people, for the angles below
     with tempfile.TemporaryDirectory(prefix="posekit-video-") as tmp:  # removed when done, even on errors
         src = _save_upload(tmp)
         dst = Path(tmp) / "output.mp4"
         kp_path = Path(tmp) / f"keypoints.{kp_format}"
         try:
             result = process_video(
-                src, dst, common.ThresholdedEstimator(est, settings.threshold), draw=settings.renderer,
+                src, dst, est.with_threshold(settings.threshold), draw=settings.renderer,
                 every=int(every), max_seconds=float(max_seconds),
                 output_height=None if height == "original" else int(height),
-                keypoints_path=kp_path, keypoints_format=kp_format, progress=on_progress, on_frame=on_frame)
+                keypoints_path=kp_path, keypoints_format=kp_format, progress=on_progress, sinks=[angles])
         except InvalidInputError as exc:
             bar.empty()
             _error(exc)
@@ -128,7 +122,8 @@ if submitted:
             "elapsed": result.elapsed_s,
             "fps": result.fps_processed,
             "message": result.message,
-            "angles": angle_series(frames_seen, fps=result.fps),
+            "angles": angles.series(),
+            "angles_csv": angles.csv_text(),
             "people": {tid: common.png_bytes(img) for tid, img in result.people.items()},
         }
     bar.empty()
@@ -137,7 +132,8 @@ res = st.session_state.get("video_result")
 if res is None or res["options"][0] != f.file_id:
     st.stop()
 if res["options"] != options:
-    st.info("The options changed since this result was made: press **Process video** to redo it.", icon=":material/refresh:")
+    st.info("The options changed since this result was made: press **Process video** to redo it.",
+            icon=":material/refresh:")
 
 if res["message"]:
     st.warning(res["message"], icon=":material/content_cut:")
@@ -186,7 +182,7 @@ rows = [{"angle": r["label"], "min (°)": r["min"], "max (°)": r["max"], "range
 st.dataframe(rows, hide_index=True, width="stretch",
              column_config={k: st.column_config.NumberColumn(format="%.1f")
                             for k in ("min (°)", "max (°)", "range of motion (°)")})
-st.download_button("Download angles per frame (CSV)", angles_csv_text(res["angles"]),
+st.download_button("Download angles per frame (CSV)", res["angles_csv"],
                    file_name=f"{res['name']}_angles.csv", mime="text/csv", icon=":material/download:",
                    key="dl_video_angles", on_click="ignore",
                    help="One row per person per frame: frame, time, person, then every angle in degrees.")

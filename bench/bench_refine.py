@@ -72,7 +72,7 @@ def main() -> None:
         refiners = {
             "thunder": MoveNetRefiner("movenet_thunder", backend, min_agreement=0.0),
             "lightning": MoveNetRefiner("movenet_lightning", backend, min_agreement=0.0),
-            "crop": CropRefiner(est),
+            "crop": CropRefiner(est.first),
         }
         blobs = [est.preprocess(img)[0] for img in images]
         for r in refiners.values():  # warm-up

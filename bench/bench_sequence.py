@@ -34,8 +34,16 @@ import numpy as np  # noqa: E402
 
 from posekit import DEFAULT_MODEL, PoseEstimator  # noqa: E402
 from posekit.pose import most_prominent  # noqa: E402
-from posekit.sequence import (Band, PoseSequence, align, compare_sequences, cost_band, default_radius,  # noqa: E402
-                              dtw_band, features)
+from posekit.sequence import (  # noqa: E402
+    Band,
+    PoseSequence,
+    align,
+    compare_sequences,
+    cost_band,
+    default_radius,
+    dtw_band,
+    features,
+)
 
 DANCE = Path(os.environ.get("POSEKIT_SHARED", ROOT.parent / "shared")) / "media" / "videos" / "dance.avi"
 

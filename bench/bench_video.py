@@ -4,9 +4,10 @@
 
 Prints, from one run on the same machine, the bare network forward rate on a frame of the video (the same
 input blob, repeated; measured before and after the video, averaged; the better of one call at a time and, for a
-thread-safe runner such as OpenVINO's, LOOKAHEAD calls side by side, as process_video runs them), ``estimate()`` on that frame (letterbox + forward + grouping), and ``process_video`` on
-the whole video (decode, estimate, draw, H.264 encode, mux), then the ratio end-to-end / forward (target >= 0.85:
-decoding and encoding hide behind inference in their own threads).
+thread-safe runner such as OpenVINO's, LOOKAHEAD calls side by side, as process_video runs them),
+``estimate()`` on that frame (letterbox + forward + grouping), and ``process_video`` on the whole video (decode,
+estimate, draw, H.264 encode, mux), then the ratio end-to-end / forward (target >= 0.85: decoding and encoding
+hide behind inference in their own threads).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ import av  # noqa: E402
 
 from posekit import DEFAULT_MODEL, PoseEstimator  # noqa: E402
 from posekit.backends import DEFAULT_BACKEND  # noqa: E402
-from posekit.video import LOOKAHEAD, probe, process_video  # noqa: E402
+from posekit.stages import LOOKAHEAD  # noqa: E402
+from posekit.video import probe, process_video  # noqa: E402
 
 DANCE = Path(os.environ.get("POSEKIT_SHARED", ROOT.parent / "shared")) / "media" / "videos" / "dance.avi"
 
@@ -94,8 +96,8 @@ def main() -> None:
     # load drifts during the run (shared CI runners) biases the ratio less.
     def forward_rate():
         one = rate(lambda: est.forward(blob), args.seconds / 2)
-        with est._lock:  # the runner of this input size: may it be called from several threads at once?
-            safe = getattr(est._runner((blob.shape[3], blob.shape[2])), "thread_safe", False)
+        # The runner of this input size: may it be called from several threads at once?
+        safe = getattr(est.first.runner((blob.shape[3], blob.shape[2])), "thread_safe", False)
         if not safe:
             return one
         return max(one, side_by_side_rate(lambda: est.forward(blob), LOOKAHEAD, args.seconds / 2))

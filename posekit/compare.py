@@ -2,15 +2,15 @@
 
 The pipeline around :mod:`posekit.sequence` (which works on keypoint arrays only):
 
-1. :func:`track_video`: decode and estimate every frame (:func:`posekit.video.estimate_frames`: the Video
-   page's decoder, caps and progress), give people IDs (:class:`posekit.tracking.Tracker`), keep a picture of
-   each person (as the Video page's) and their trajectories (:mod:`posekit.kinematics`).
+1. :func:`track_video`: the Video page's frame path without its video (:mod:`posekit.stages`: decode,
+   estimate, track, with the same caps and progress), keeping a picture of each person
+   (:class:`posekit.sinks.Thumbnails`) and their trajectories (:class:`posekit.sinks.AngleCollector`).
 2. :meth:`VideoPeople.sequence`: one person's :class:`~posekit.sequence.PoseSequence`, smoothed by the
    zero-phase pass of :mod:`posekit.smoothing` (outliers, short gaps, Butterworth).
 3. :func:`posekit.sequence.compare_sequences`: alignment, similarity over time, phases, repetitions.
 4. :func:`render_side_by_side`: one H.264 MP4 on the attempt's time line: the reference (left) shows the frame
    aligned to each attempt frame (right), both with the person's skeleton, joints more than 20° off ringed on
-   the attempt, and the live similarity under them (:class:`posekit.video.VideoWriter`).
+   the attempt, and the live similarity under them (:class:`posekit.videoio.VideoWriter`).
 5. :func:`write_report`: a CSV in long format (one measurement per row: ``section``, ``index``, frame ranges,
    ``measure``, ``value``, ``unit``, ``description``), readable in a spreadsheet.
 """
@@ -18,6 +18,7 @@ The pipeline around :mod:`posekit.sequence` (which works on keypoint arrays only
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 from dataclasses import dataclass, field
@@ -27,12 +28,18 @@ from typing import Callable, Optional
 import cv2
 import numpy as np
 
+from .draw import draw_person_labels, draw_poses
 from .errors import InvalidInputError
 from .files import write_atomic
-from .pose import Pose
-from .sequence import Comparison, PoseSequence, angle_label, compare_sequences
-from .similarity import _find
-from .video import MAX_FRAMES, VideoInfo, VideoWriter, _Thumbnails, estimate_frames, probe
+from .kinematics import JOINT_ANGLES
+from .layouts import get_layout
+from .pose import Pose, prominence
+from .sequence import Comparison, PoseSequence, angle_label, compare_sequences, joint_angles
+from .sinks import AngleCollector, Thumbnails
+from .smoothing import smooth_trajectory
+from .stages import estimate, estimator_facts, report_progress, run, track
+from .tracking import Tracker
+from .videoio import MAX_FRAMES, FrameSource, Limits, VideoInfo, VideoWriter, probe
 
 #: Height of each side of the side-by-side video (pixels; smaller sources keep their height).
 DEFAULT_HEIGHT = 480
@@ -67,8 +74,6 @@ class VideoPeople:
         """Track IDs seen in at least ``min_share`` of the frames (all when none is), most prominent first: the
         largest sum over the frames of :func:`posekit.pose.prominence` (large, complete, central, and there for
         long; up to 200 frames of each person sampled evenly)."""
-        from .pose import prominence
-
         size = self.info.display_size if self.info is not None else None
 
         def key(tid):
@@ -96,8 +101,6 @@ class VideoPeople:
             raise InvalidInputError(f"no person {person} in {self.name} (people found: {known})")
         tr = self.trajectories[person]
         if smooth and len(tr) > 3:
-            from .smoothing import smooth_trajectory
-
             tr = smooth_trajectory(tr, self.fps)
         return PoseSequence.from_trajectory(tr, self.frames, self.fps, name=self.name)
 
@@ -110,29 +113,15 @@ def track_video(src: str | os.PathLike, estimator, *, max_seconds: Optional[floa
     Raises:
         InvalidInputError: not a readable video, or no frame.
     """
-    from .kinematics import trajectories
-    from .tracking import Tracker
-
     src = Path(src)
-    name = name or src.name
     info = probe(src)
-    tracker = Tracker.for_fps(info.fps)
-    frames: list = []
-    thumbs = _Thumbnails()
-    for index, t, bgr, poses in estimate_frames(src, estimator, max_seconds=max_seconds, max_frames=max_frames,
-                                               progress=progress):
-        poses = tracker.update(poses, index)
-        frames.append((index, t, poses))
-        thumbs.add(bgr, poses)
-    if not frames:
-        raise InvalidInputError(f"{name} contains no decodable video frames")
-    n = len(frames)
-    message = ""
-    if n < 0.95 * info.frames:
-        message = (f"Only the first {n} of about {info.frames} frames of {name} were used "
-                   f"({n / info.fps:.1f} of {info.duration_s:.1f} s).")
-    return VideoPeople(name, src, info, n, info.fps, trajectories(frames, info.fps),
-                       dict(sorted(thumbs.pictures.items())), message)
+    source = FrameSource(src, Limits(max_frames, max_seconds), info=info, name=name,
+                         input_size=estimator_facts(estimator, info.display_size).input_size)
+    thumbs, collector = Thumbnails(), AngleCollector()
+    steps = [estimate(estimator), track(Tracker.for_fps(info.fps)), report_progress(progress, source.total)]
+    n = run(source, steps, [thumbs, collector])
+    message = f"{source.name}: {source.message}" if source.message else ""
+    return VideoPeople(source.name, src, info, n, info.fps, collector.trajectories(), thumbs.by_id(), message)
 
 
 # ------------------------------------------------------------------------------------------------ rendering
@@ -140,13 +129,10 @@ def track_video(src: str | os.PathLike, estimator, *, max_seconds: Optional[floa
 
 def _vertex_indices(layout: str) -> dict[str, int]:
     """Angle name -> the keypoint at its vertex (where a ring is drawn), for the joint angles."""
-    from .kinematics import JOINT_ANGLES
-    from .layouts import get_layout
-
     spec = get_layout(layout)
     out = {}
     for d in JOINT_ANGLES:
-        if d.kind == "joint" and (i := _find(spec, d.vectors[0][0])) is not None:
+        if d.kind == "joint" and (i := spec.find(d.vectors[0][0])) is not None:
             out[d.name] = i
     return out
 
@@ -177,8 +163,6 @@ def render_side_by_side(reference: VideoPeople, attempt: VideoPeople, comparison
 
     ``draw(bgr, poses, highlight=...)`` draws the skeletons (default :func:`posekit.draw.draw_poses`).
     """
-    from .draw import draw_person_labels, draw_poses
-
     draw = draw or (lambda img, poses, **kw: draw_person_labels(draw_poses(img, poses, copy=False, **kw), poses,
                                                                 copy=False))
     al = comparison.alignment
@@ -192,25 +176,25 @@ def render_side_by_side(reference: VideoPeople, attempt: VideoPeople, comparison
     size = (left_w + right_w, h + bar)
     vertices = _vertex_indices(att_seq.layout)
     names = al.angle_names
-    from .sequence import angle_series
-
-    att_ang = angle_series(att_seq)[1]
-    ref_ang = angle_series(ref_seq, al.mirrored)[1]
+    att_ang = joint_angles(att_seq)[1]
+    ref_ang = joint_angles(ref_seq, al.mirrored)[1]
     # compare each attempt joint with the reference's counterpart (mirrored when the comparison was)
     scale_text = h / 480
-    ref_frames = estimate_frames(reference.path, None, max_frames=reference.frames)
+    ref_frames = iter(FrameSource(reference.path, Limits(reference.frames)))
     n = min(attempt.frames, len(al.ref_for_attempt))
     current_ref = (-1, None)
+    attempt_frames = FrameSource(attempt.path, Limits(n))
     with VideoWriter(dst, size, attempt.fps) as out:
         try:
-            for i, _, bgr, _ in estimate_frames(attempt.path, None, max_frames=n, progress=progress):
+            for frame in report_progress(progress, attempt_frames.total)(attempt_frames):
+                i, bgr = frame.index, frame.image
                 j = int(al.ref_for_attempt[min(i, len(al.ref_for_attempt) - 1)])
                 while current_ref[0] < j:
                     try:
-                        k, _, rbgr, _ = next(ref_frames)
+                        ref = next(ref_frames)
                     except StopIteration:
                         break
-                    current_ref = (k, rbgr)
+                    current_ref = (ref.index, ref.image)
                 canvas = np.zeros((size[1], size[0], 3), np.uint8)
                 # reference (left)
                 if current_ref[1] is not None:
@@ -309,8 +293,6 @@ def write_report(comparison: Comparison, path: str | os.PathLike) -> Path:
 
 def report_csv(comparison: Comparison) -> bytes:
     """The CSV report as bytes (for a download button)."""
-    import io
-
     buf = io.StringIO()
     w = csv.DictWriter(buf, REPORT_COLUMNS)
     w.writeheader()

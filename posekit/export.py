@@ -22,7 +22,7 @@ import numpy as np
 
 from .errors import InvalidInputError
 from .files import atomic_open, write_atomic
-from .kinematics import ANGLES, angles_array, points
+from .kinematics import ANGLES_BY_NAME, DEFAULT_CONVENTION, angle_definitions, angles_array, points
 from .layouts import COCO17_KEYPOINTS, COCO18, Layout, get_layout
 from .pose import Pose
 from .tracking import person_numbers
@@ -44,14 +44,14 @@ def _num(v) -> float:
     return float(str(v))  # numpy prints a float32 as its shortest round-tripping decimal
 
 
-def _pose_angles(poses: Sequence[Pose]) -> list[list[float | None]]:
-    """Each pose's angles (:data:`posekit.kinematics.ANGLES` order, degrees rounded to 0.001, None where not
-    measurable), computed for all poses of a frame at once."""
+def _pose_angles(poses: Sequence[Pose], convention: str = DEFAULT_CONVENTION) -> list[list[float | None]]:
+    """Each pose's angles (:data:`posekit.kinematics.ANGLES` order, in ``convention``, degrees rounded to 0.001,
+    None where not measurable), computed for all poses of a frame at once."""
     if not poses:
         return []
     if len({p.layout for p in poses}) > 1:  # not one array: pose by pose
-        return [row for p in poses for row in _pose_angles([p])]
-    values = angles_array(np.stack([p.keypoints for p in poses]), poses[0].layout)
+        return [row for p in poses for row in _pose_angles([p], convention)]
+    values = angles_array(np.stack([p.keypoints for p in poses]), poses[0].layout, convention=convention)
     return [[None if np.isnan(v) else round(float(v), 3) for v in row] for row in values]
 
 
@@ -171,7 +171,8 @@ def coco_results(poses: Sequence[Pose], image_id: int, category_id: int = 1, *,
 
 # --- CSV --------------------------------------------------------------------------------------------------
 
-def csv_header(layout: str | Layout = COCO18, *, angles: bool = False) -> list[str]:
+def csv_header(layout: str | Layout = COCO18, *, angles: bool = False,
+               convention: str = DEFAULT_CONVENTION) -> list[str]:
     """``frame, person, score`` then ``<name>_x, <name>_y, <name>_c`` per keypoint in the layout's order.
 
     ``angles=True`` adds ``time`` (seconds) and one column per angle of :data:`posekit.kinematics.ANGLES`
@@ -182,12 +183,12 @@ def csv_header(layout: str | Layout = COCO18, *, angles: bool = False) -> list[s
     for name in lay.keypoints:
         cols += [f"{name}_x", f"{name}_y", f"{name}_c"]
     if angles:
-        cols += ["time"] + [a.name for a in ANGLES]
+        cols += ["time"] + [a.name for a in angle_definitions(convention)]
     return cols
 
 
 def csv_rows(poses: Sequence[Pose], frame: int | None = None, *, angles: bool = False,
-             time_s: float | None = None) -> list[list]:
+             time_s: float | None = None, convention: str = DEFAULT_CONVENTION) -> list[list]:
     """One row per person matching :func:`csv_header`; ``frame`` None leaves the frame cell empty.
 
     ``person`` is the number the overlay shows (:func:`posekit.tracking.person_numbers`): the pose's
@@ -195,7 +196,7 @@ def csv_rows(poses: Sequence[Pose], frame: int | None = None, *, angles: bool = 
     Missing keypoints have empty x and y (None) and confidence 0; so have angles that cannot be measured.
     """
     _check_layout(poses, None)
-    per_pose = _pose_angles(poses) if angles else []
+    per_pose = _pose_angles(poses, convention) if angles else []
     rows = []
     for i, (p, number) in enumerate(zip(poses, person_numbers(poses))):
         row: list = [frame, int(number), _num(p.score)]
@@ -251,7 +252,8 @@ def csv_text(poses: Sequence[Pose], frame: int | None = None, layout: str | Layo
 
 # --- JSON lines -------------------------------------------------------------------------------------------
 
-def jsonl_line(frame_index: int, time_s: float | None, poses: Sequence[Pose], *, angles: bool = False) -> str:
+def jsonl_line(frame_index: int, time_s: float | None, poses: Sequence[Pose], *, angles: bool = False,
+               convention: str = DEFAULT_CONVENTION) -> str:
     """One JSON line for a video frame (no trailing newline):
 
     ``{"frame": 12, "time": 0.48, "people": [{"score": 0.61, "layout": "COCO-18",
@@ -261,8 +263,8 @@ def jsonl_line(frame_index: int, time_s: float | None, poses: Sequence[Pose], *,
     """
     people = []
     if angles:
-        names = [d.name for d in ANGLES]
-        per_pose = _pose_angles(poses)
+        names = [d.name for d in angle_definitions(convention)]
+        per_pose = _pose_angles(poses, convention)
     for i, p in enumerate(poses):
         flat = _flat(p.keypoints)
         person = {} if p.track_id is None else {"id": int(p.track_id)}
@@ -414,20 +416,42 @@ def write_trc(path: str | os.PathLike, trajectory, fps: float, height_m: float |
     return write_atomic(path, "\n".join(lines) + "\n")
 
 
+def mot_columns(names: Sequence[str]) -> list[tuple[str, bool]]:
+    """For each angle name of an :class:`~posekit.kinematics.AngleSeries`: ``(MOT column, reflect)``. A knee,
+    elbow or hip becomes its OpenSim coordinate (``knee_angle_r``, ``elbow_flex_r``, ``hip_flexion_r``: the
+    Rajagopal 2015 full-body model's names and signs, flexion positive, 0 = straight) whatever the convention of
+    the series (``reflect``: an included angle is turned into the flexion, 180 - x); every other angle keeps
+    posekit's name and value."""
+    out = []
+    for name in names:
+        d = ANGLES_BY_NAME.get(name)
+        out.append((d.opensim, not d.reflect) if d is not None and d.opensim else (name, False))
+    return out
+
+
 def write_mot(path: str | os.PathLike, series) -> Path:
     """One person's angles (:class:`posekit.kinematics.AngleSeries`) as an OpenSim motion file (``.mot``):
     a header as OpenSim 4's own writer makes it (``version=3``, ``DataType=double``, ``inDegrees=yes``), then a
     tab-separated table ``time`` (seconds from the person's first frame) and one column per angle in degrees
-    (``NaN`` where not measurable). ``version=1`` would make ``opensim.Storage`` use its old parser, which
-    silently ends the file at the first ``NaN``. Written atomically."""
+    (``NaN`` where not measurable). Knees, elbows and hips are OpenSim's coordinates (:func:`mot_columns`), so
+    the file plots beside an inverse-kinematics result; the other angles keep posekit's names and conventions.
+    ``version=1`` would make ``opensim.Storage`` use its old parser, which silently ends the file at the first
+    ``NaN``. Written atomically."""
     n = len(series)
+    columns = mot_columns(series.names)
     lines = ["Coordinates", "",
-             "Units are degrees for angles and seconds for time; angles follow posekit.kinematics' conventions.",
-             "", "inDegrees=yes", f"nColumns={len(series.names) + 1}", f"nRows={n}", "DataType=double",
-             "version=3", "endheader", "\t".join(["time", *series.names])]
+             "Units are degrees for angles and seconds for time. knee_angle, hip_flexion and elbow_flex are "
+             "flexion (0 when straight, positive when bent; in 2D never negative), as in OpenSim's Rajagopal 2015 "
+             "model; the other columns are posekit.kinematics' angles.",
+             "", "inDegrees=yes", f"nColumns={len(columns) + 1}", f"nRows={n}", "DataType=double",
+             "version=3", "endheader", "\t".join(["time", *(c for c, _ in columns)])]
+    values = np.asarray(series.values, np.float64).copy()
+    for j, (_, reflect) in enumerate(columns):
+        if reflect:
+            values[:, j] = 180.0 - values[:, j]
     t0 = float(series.times[0]) if n else 0.0
     for row in range(n):
-        vals = ["NaN" if not np.isfinite(v) else f"{v:.4f}" for v in series.values[row]]
+        vals = ["NaN" if not np.isfinite(v) else f"{v:.4f}" for v in values[row]]
         lines.append("\t".join([f"{float(series.times[row]) - t0:.6f}", *vals]))
     return write_atomic(path, "\n".join(lines) + "\n")
 
@@ -447,7 +471,7 @@ def write_angles_csv(path_or_file, series: dict) -> int:
                          *[None if not np.isfinite(v) else round(float(v), 3) for v in s.values[i]]])
     rows.sort(key=lambda r: (r[0], r[2]))
     if not names:
-        names = [a.name for a in ANGLES]
+        names = [a.name for a in angle_definitions(DEFAULT_CONVENTION)]
     with atomic_open(path_or_file) if own else contextlib.nullcontext(path_or_file) as f:
         w = csv.writer(f)
         w.writerow(["frame", "time", "person", *names])
@@ -463,7 +487,8 @@ def angles_csv_text(series: dict) -> str:
 
 
 __all__ = [
-    "CHAIN_FRACTION", "angles_csv_text", "pixels_per_metre", "read_keypoints", "write_angles_csv", "write_mot",
+    "CHAIN_FRACTION", "angles_csv_text", "mot_columns", "pixels_per_metre", "read_keypoints", "write_angles_csv",
+    "write_mot",
     "write_trc",
     "COCO17_KEYPOINTS", "OPENPOSE_JSON_VERSION", "coco_results", "csv_header", "csv_rows", "csv_text",
     "jsonl_line", "openpose_json", "parse_jsonl_line", "poses_from_openpose", "read_openpose_json", "write_csv",

@@ -5,17 +5,28 @@ the keypoints it uses, by their names in the layouts (``RElbow``, ``LHip``, ...)
 ``MidHip`` (the layout's own MidHip, else the middle of RHip and LHip) and ``Neck`` (the layout's own Neck, else
 the middle of the shoulders). Any layout with those keypoints works (COCO-18, BODY_25, MPI-15).
 
-Conventions (all angles in degrees, measured in the image plane, image y pointing down):
+Two conventions (:data:`CONVENTIONS`) for the knee, elbow and hip; every other angle is the same in both:
 
-* **Joint angles** (``kind == "joint"``) are the angle between two vectors, in [0, 180], unsigned (a 2D image
-  cannot tell flexion from hyperextension without knowing which way the person faces):
+* ``"clinical"`` (:data:`DEFAULT_CONVENTION`, the default of files, the CLI and the app): **flexion**, as a
+  goniometer, Sports2D and OpenSim's models read it: **0 = straight**, 90 = bent at a right angle, larger = more
+  bent. Columns are named ``right_knee_flexion``, ``right_elbow_flexion``, ``right_hip_flexion``, ...
+* ``"included"``: the included angle between the two segments, **180 = straight**, smaller = more bent (the
+  geometry; what similarity and alignment use). Columns are named ``right_knee``, ``right_elbow``, ``right_hip``.
 
-  - elbow: between elbow→shoulder and elbow→wrist; **180 = straight arm**, smaller = more bent.
-  - knee: between knee→hip and knee→ankle; **180 = straight leg**.
-  - hip: between hip→knee and the trunk line MidHip→Neck; **180 = thigh in line with the trunk** (standing),
-    ≈ 90 sitting.
-  - shoulder: between shoulder→elbow and the trunk line pointing down, Neck→MidHip; **0 = arm along the
-    body**, 90 = arm horizontal (raised forward or sideways), 180 = arm straight up.
+The flexion is 180 minus the included angle. Both are unsigned, in [0, 180]: a 2D image cannot tell flexion from
+hyperextension (or a hip's flexion from its extension) without knowing which way the person faces.
+
+Definitions (all angles in degrees, measured in the image plane, image y pointing down):
+
+* **Joint angles** (``kind == "joint"``), between two vectors, in [0, 180]:
+
+  - elbow: between elbow→shoulder and elbow→wrist; included **180 = straight arm**; flexion 0 = straight.
+  - knee: between knee→hip and knee→ankle; included **180 = straight leg**; flexion 0 = straight.
+  - hip: between hip→knee and the trunk line MidHip→Neck; included **180 = thigh in line with the trunk**
+    (standing), ≈ 90 sitting; flexion 0 standing, ≈ 90 sitting.
+  - shoulder (the same in both conventions): between shoulder→elbow and the trunk line pointing down,
+    Neck→MidHip; **0 = arm along the body**, 90 = arm horizontal (raised forward or sideways), 180 = arm
+    straight up.
 
 * **Trunk lean** (``trunk_lean``): the angle of MidHip→Neck from the upward vertical of the image, signed,
   in (-180, 180]: 0 = upright, **positive = the top of the trunk leans to the right of the image**, negative =
@@ -39,7 +50,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -59,6 +70,9 @@ class AngleDef:
             the horizontal pointing right, (-180, 180]).
         vectors: for a joint, two vectors ``((from, to), (from, to))``; for a segment or lean, one.
         description: the convention in words.
+        flexion: for a joint angle, whether its clinical form is the flexion (knee, elbow, hip).
+        reflect: the value is 180 minus the angle between the vectors (the flexion form of such an angle).
+        opensim: the OpenSim coordinate (Rajagopal 2015 full-body model) that this angle's flexion is, if any.
     """
 
     name: str
@@ -66,6 +80,19 @@ class AngleDef:
     kind: str
     vectors: tuple[tuple[str, str], ...]
     description: str = ""
+    flexion: bool = False
+    reflect: bool = False
+    opensim: str = ""
+
+    def in_convention(self, convention: str) -> "AngleDef":
+        """This angle as it is reported in ``convention`` (itself unless a flexion angle goes clinical)."""
+        check_convention(convention)
+        if not self.flexion or convention == "included" or self.reflect:
+            return self
+        what = {"knee": "straight leg", "elbow": "straight arm", "hip": "thigh in line with the trunk"}
+        joint = self.name.split("_")[-1]
+        return replace(self, name=f"{self.name}_flexion", label=f"{self.label} flexion", reflect=True,
+                       description=f"flexion: 0 = {what.get(joint, 'straight')}, 90 = bent at a right angle")
 
     @property
     def points(self) -> tuple[str, ...]:
@@ -78,8 +105,8 @@ class AngleDef:
         return tuple(out)
 
 
-def _joint(name, label, v1, v2, description):
-    return AngleDef(name, label, "joint", (v1, v2), description)
+def _joint(name, label, v1, v2, description, opensim=""):
+    return AngleDef(name, label, "joint", (v1, v2), description, flexion=bool(opensim), opensim=opensim)
 
 
 def _segment(name, label, a, b):
@@ -89,12 +116,17 @@ def _segment(name, label, a, b):
 
 #: The angles posekit computes, in the order of tables and files.
 ANGLES: tuple[AngleDef, ...] = (
-    _joint("right_elbow", "Right elbow", ("RElbow", "RShoulder"), ("RElbow", "RWrist"), "180 = straight arm"),
-    _joint("left_elbow", "Left elbow", ("LElbow", "LShoulder"), ("LElbow", "LWrist"), "180 = straight arm"),
-    _joint("right_knee", "Right knee", ("RKnee", "RHip"), ("RKnee", "RAnkle"), "180 = straight leg"),
-    _joint("left_knee", "Left knee", ("LKnee", "LHip"), ("LKnee", "LAnkle"), "180 = straight leg"),
-    _joint("right_hip", "Right hip", ("RHip", "RKnee"), ("MidHip", "Neck"), "180 = thigh in line with the trunk"),
-    _joint("left_hip", "Left hip", ("LHip", "LKnee"), ("MidHip", "Neck"), "180 = thigh in line with the trunk"),
+    _joint("right_elbow", "Right elbow", ("RElbow", "RShoulder"), ("RElbow", "RWrist"), "180 = straight arm",
+           "elbow_flex_r"),
+    _joint("left_elbow", "Left elbow", ("LElbow", "LShoulder"), ("LElbow", "LWrist"), "180 = straight arm",
+           "elbow_flex_l"),
+    _joint("right_knee", "Right knee", ("RKnee", "RHip"), ("RKnee", "RAnkle"), "180 = straight leg",
+           "knee_angle_r"),
+    _joint("left_knee", "Left knee", ("LKnee", "LHip"), ("LKnee", "LAnkle"), "180 = straight leg", "knee_angle_l"),
+    _joint("right_hip", "Right hip", ("RHip", "RKnee"), ("MidHip", "Neck"), "180 = thigh in line with the trunk",
+           "hip_flexion_r"),
+    _joint("left_hip", "Left hip", ("LHip", "LKnee"), ("MidHip", "Neck"), "180 = thigh in line with the trunk",
+           "hip_flexion_l"),
     _joint("right_shoulder", "Right shoulder", ("RShoulder", "RElbow"), ("Neck", "MidHip"),
            "0 = arm along the body, 90 = horizontal, 180 = straight up"),
     _joint("left_shoulder", "Left shoulder", ("LShoulder", "LElbow"), ("Neck", "MidHip"),
@@ -114,16 +146,29 @@ ANGLES: tuple[AngleDef, ...] = (
     _segment("left_shank", "Left shank", "LKnee", "LAnkle"),
 )
 
-#: Angle definitions by name.
-ANGLES_BY_NAME: dict[str, AngleDef] = {a.name: a for a in ANGLES}
+#: The angle conventions (module docstring): the flexion angles' clinical form, or the included angle.
+CONVENTIONS = ("clinical", "included")
+#: What files, the CLI and the app report unless told otherwise: what physiotherapists and coaches read.
+DEFAULT_CONVENTION = "clinical"
+
+
+def check_convention(convention: str) -> str:
+    if convention not in CONVENTIONS:
+        raise ValueError(f"unknown angle convention {convention!r}; choose one of: {', '.join(CONVENTIONS)}")
+    return convention
+
+
+def angle_definitions(convention: str = DEFAULT_CONVENTION) -> tuple[AngleDef, ...]:
+    """:data:`ANGLES` as reported in ``convention`` (names, labels, descriptions and values)."""
+    return tuple(d.in_convention(convention) for d in ANGLES)
+
+
+#: Angle definitions by name, in both conventions (``right_knee`` and ``right_knee_flexion``).
+ANGLES_BY_NAME: dict[str, AngleDef] = {a.name: a for c in CONVENTIONS for a in angle_definitions(c)}
 #: The joint angles (elbows, knees, hips, shoulders) and the trunk lean: what pages show first.
 JOINT_ANGLES: tuple[AngleDef, ...] = tuple(a for a in ANGLES if a.kind in ("joint", "lean"))
 
 _VIRTUAL = {"MidHip": ("RHip", "LHip"), "Neck": ("RShoulder", "LShoulder")}
-
-
-def _point_index(layout: Layout) -> dict[str, int]:
-    return {name.lower(): i for i, name in enumerate(layout.keypoints)}
 
 
 def points(keypoints: np.ndarray, layout: str | Layout, names: Iterable[str]) -> dict[str, np.ndarray]:
@@ -134,14 +179,13 @@ def points(keypoints: np.ndarray, layout: str | Layout, names: Iterable[str]) ->
     """
     lay = get_layout(layout)
     kp = np.asarray(keypoints, np.float64)
-    index = _point_index(lay)
     xy = np.where((kp[..., 2:3] > 0), kp[..., :2], np.nan)
     out: dict[str, np.ndarray] = {}
     for name in names:
-        i = index.get(name.lower())
+        i = lay.find(name)
         p = xy[..., i, :] if i is not None else np.full(kp.shape[:-2] + (2,), np.nan)
         if name in _VIRTUAL:
-            a, b = (index.get(n.lower()) for n in _VIRTUAL[name])
+            a, b = (lay.find(n) for n in _VIRTUAL[name])
             if a is not None and b is not None:
                 mid = (xy[..., a, :] + xy[..., b, :]) / 2
                 p = np.where(np.isnan(p), mid, p)
@@ -149,7 +193,7 @@ def points(keypoints: np.ndarray, layout: str | Layout, names: Iterable[str]) ->
     return out
 
 
-def _angles_xy(pts: dict[str, np.ndarray], definitions: Sequence[AngleDef]) -> np.ndarray:
+def _angles_xy(pts: dict[str, np.ndarray], definitions: Sequence[AngleDef], min_length: float = 0.0) -> np.ndarray:
     cols = []
     with np.errstate(invalid="ignore", divide="ignore"):
         for d in definitions:
@@ -159,7 +203,9 @@ def _angles_xy(pts: dict[str, np.ndarray], definitions: Sequence[AngleDef]) -> n
                 nu, nv = np.linalg.norm(u, axis=-1), np.linalg.norm(v, axis=-1)
                 cos = np.sum(u * v, axis=-1) / (nu * nv)
                 ang = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
-                ang = np.where((nu > 0) & (nv > 0), ang, np.nan)
+                if d.reflect:  # the flexion: 0 = straight
+                    ang = 180.0 - ang
+                ang = np.where((nu > min_length) & (nv > min_length), ang, np.nan)
             else:
                 (u,) = vec
                 dx, dy = u[..., 0], -u[..., 1]  # y up, as seen on screen
@@ -169,35 +215,46 @@ def _angles_xy(pts: dict[str, np.ndarray], definitions: Sequence[AngleDef]) -> n
                     ang = np.degrees(np.arctan2(dy, dx))
                 ang = np.where(ang <= -180.0, ang + 360.0, ang)
                 ang = np.where((dx == 0) & (dy == 0), np.nan, ang)
+                if min_length > 0:
+                    ang = np.where(np.hypot(dx, dy) > min_length, ang, np.nan)
             cols.append(ang)
     return np.stack(cols, axis=-1) if cols else np.zeros(next(iter(pts.values())).shape[:-1] + (0,))
 
 
-def _defs(definitions: Sequence[AngleDef | str] | None) -> tuple[AngleDef, ...]:
+def resolve(definitions: Sequence[AngleDef | str] | None,
+            convention: str = DEFAULT_CONVENTION) -> tuple[AngleDef, ...]:
+    """The angles to compute: ``definitions`` (AngleDefs or names of either convention) as given, or all of
+    :data:`ANGLES` in ``convention`` when None."""
     if definitions is None:
-        return ANGLES
-    return tuple(ANGLES_BY_NAME[d] if isinstance(d, str) else d for d in definitions)
+        return angle_definitions(convention)
+    try:
+        return tuple(ANGLES_BY_NAME[d] if isinstance(d, str) else d for d in definitions)
+    except KeyError as e:
+        raise ValueError(f"unknown angle {e.args[0]!r}; known: {', '.join(ANGLES_BY_NAME)}") from None
 
 
-def angles_array(keypoints: np.ndarray, layout: str | Layout,
-                 definitions: Sequence[AngleDef | str] | None = None) -> np.ndarray:
+def angles_array(keypoints: np.ndarray, layout: str | Layout, definitions: Sequence[AngleDef | str] | None = None,
+                 *, min_length: float = 0.0, convention: str = DEFAULT_CONVENTION) -> np.ndarray:
     """Angles of keypoints (..., K, 3) as an array (..., A) in the order of ``definitions`` (default
-    :data:`ANGLES`), NaN where a keypoint is missing. Vectorised: a whole trajectory (T, K, 3) at once."""
-    defs = _defs(definitions)
+    :data:`ANGLES` in ``convention``), NaN where a keypoint is missing or a vector is not longer than
+    ``min_length`` (in the keypoints' unit). Vectorised: a whole trajectory (T, K, 3) at once."""
+    defs = resolve(definitions, convention)
     names = {n for d in defs for n in d.points}
-    return _angles_xy(points(keypoints, layout, names), defs)
+    return _angles_xy(points(keypoints, layout, names), defs, min_length)
 
 
-def angles(pose: Pose, definitions: Sequence[AngleDef | str] | None = None) -> dict[str, float]:
+def angles(pose: Pose, definitions: Sequence[AngleDef | str] | None = None, *,
+           convention: str = DEFAULT_CONVENTION) -> dict[str, float]:
     """``{name: degrees}`` for one pose (NaN where a keypoint is missing); see the module docstring."""
-    defs = _defs(definitions)
+    defs = resolve(definitions, convention)
     values = angles_array(pose.keypoints, pose.layout, defs)
     return {d.name: float(v) for d, v in zip(defs, values)}
 
 
-def angle_table(pose: Pose, definitions: Sequence[AngleDef | str] | None = None) -> list[dict]:
+def angle_table(pose: Pose, definitions: Sequence[AngleDef | str] | None = None, *,
+                convention: str = DEFAULT_CONVENTION) -> list[dict]:
     """Rows ``{"angle": label, "degrees": value or None, "convention": ...}`` for a table of one pose."""
-    defs = _defs(definitions)
+    defs = resolve(definitions, convention)
     values = angles(pose, defs)
     return [{"angle": d.label, "degrees": None if math.isnan(values[d.name]) else round(values[d.name], 1),
              "convention": d.description} for d in defs]
@@ -287,8 +344,9 @@ class Trajectory:
         """Seconds between the first and the last frame the person is seen in."""
         return float(self.times[-1] - self.times[0]) if len(self.times) else 0.0
 
-    def angles(self, definitions: Sequence[AngleDef | str] | None = None) -> AngleSeries:
-        defs = _defs(definitions)
+    def angles(self, definitions: Sequence[AngleDef | str] | None = None, *,
+               convention: str = DEFAULT_CONVENTION) -> AngleSeries:
+        defs = resolve(definitions, convention)
         return AngleSeries(self.track_id, self.frames, self.times,
                            angles_array(self.keypoints, self.layout, defs), tuple(d.name for d in defs))
 
@@ -327,12 +385,13 @@ def trajectories(frames: Frames, fps: float | None = None) -> dict[int, Trajecto
 
 
 def angle_series(frames: Frames, definitions: Sequence[AngleDef | str] | None = None,
-                 fps: float | None = None) -> dict[int, AngleSeries]:
+                 fps: float | None = None, *, convention: str = DEFAULT_CONVENTION) -> dict[int, AngleSeries]:
     """``{track_id: AngleSeries}`` for a video's ``(frame_index, time_s, poses)``; see :func:`trajectories`."""
-    return {tid: tr.angles(definitions) for tid, tr in trajectories(frames, fps).items()}
+    return {tid: tr.angles(definitions, convention=convention) for tid, tr in trajectories(frames, fps).items()}
 
 
 __all__ = [
-    "ANGLES", "ANGLES_BY_NAME", "JOINT_ANGLES", "AngleDef", "AngleSeries", "Trajectory", "angle_series",
-    "angle_table", "angles", "angles_array", "points", "trajectories",
+    "ANGLES", "ANGLES_BY_NAME", "CONVENTIONS", "DEFAULT_CONVENTION", "JOINT_ANGLES", "AngleDef", "AngleSeries",
+    "Trajectory", "angle_definitions", "angle_series", "angle_table", "angles", "angles_array", "check_convention",
+    "points", "resolve", "trajectories",
 ]

@@ -2,13 +2,18 @@
 
 A layout describes both what a network outputs (heatmap and PAF channels in its output blob) and how a
 skeleton is drawn. Channel indices are absolute indices into the network's output blob, which for every
-OpenPose-style model here is ``[keypoint heatmaps..., background, PAF x/y pairs...]``.
+OpenPose-style model here is ``[keypoint heatmaps..., background, PAF x/y pairs...]``. Per keypoint it also gives
+the tolerance and weight that pose comparison uses (:data:`TOLERANCES`, :data:`WEIGHTS`; see
+:mod:`posekit.similarity`), looked up by the keypoint's name without its side (:func:`base_name`).
 """
 
 from __future__ import annotations
 
 import colorsys
 from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
 
 # The 17 keypoints of the COCO keypoint challenge, in COCO's order (used by the COCO results export).
 COCO17_KEYPOINTS: tuple[str, ...] = (
@@ -16,6 +21,35 @@ COCO17_KEYPOINTS: tuple[str, ...] = (
     "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
     "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
 )
+
+
+# Per-joint tolerance k_i in torso lengths (pose comparison, :mod:`posekit.similarity`), by the keypoint's name
+# with any R/L prefix removed: COCO's keypoint sigmas, widened for different body proportions and the stride.
+TOLERANCES: dict[str, float] = {
+    "nose": 0.25, "eye": 0.25, "ear": 0.25, "head": 0.25,
+    "neck": 0.25, "chest": 0.30,
+    "shoulder": 0.30, "elbow": 0.35, "wrist": 0.40,
+    "hip": 0.40, "midhip": 0.40, "knee": 0.40,
+    "ankle": 0.45, "bigtoe": 0.45, "smalltoe": 0.45, "heel": 0.45,
+}
+DEFAULT_TOLERANCE = 0.35
+
+# Weight of a keypoint in a comparison's keypoint score: the face points count half (five of them would otherwise
+# outweigh the arms in a body-pose score, and at the network's stride they are the least repeatable).
+WEIGHTS: dict[str, float] = {"nose": 0.5, "eye": 0.5, "ear": 0.5}
+
+
+def base_name(name: str) -> str:
+    """A keypoint's name without its side, in lower case: ``"RElbow"`` -> ``"elbow"``, ``"MidHip"`` -> ``"midhip"``."""
+    if len(name) > 1 and name[0] in "RL" and name[1].isupper():
+        name = name[1:]
+    return name.lower()
+
+
+def _frozen(values) -> np.ndarray:
+    out = np.array(values, dtype=np.float64)
+    out.flags.writeable = False
+    return out
 
 
 def _rainbow(n: int) -> tuple[tuple[int, int, int], ...]:
@@ -71,13 +105,33 @@ class Layout:
         """All output channels: heatmaps, background and PAFs."""
         return self.num_heatmaps + 2 * len(self.limbs)
 
+    @cached_property
+    def _indices(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for i, k in enumerate(self.keypoints):
+            out.setdefault(k.lower(), i)
+        return out
+
     def index(self, name: str) -> int:
         """Index of a keypoint by name (case-insensitive)."""
-        lowered = [k.lower() for k in self.keypoints]
         try:
-            return lowered.index(name.lower())
-        except ValueError:
+            return self._indices[name.lower()]
+        except KeyError:
             raise KeyError(f"{self.name} has no keypoint {name!r}") from None
+
+    def find(self, name: str) -> int | None:
+        """Index of a keypoint by name (case-insensitive), None when the layout has no such keypoint."""
+        return self._indices.get(name.lower())
+
+    @cached_property
+    def tolerances(self) -> np.ndarray:
+        """(K,) read-only: each keypoint's tolerance in torso lengths (:data:`TOLERANCES`)."""
+        return _frozen([TOLERANCES.get(base_name(n), DEFAULT_TOLERANCE) for n in self.keypoints])
+
+    @cached_property
+    def weights(self) -> np.ndarray:
+        """(K,) read-only: each keypoint's weight in a comparison's keypoint score (:data:`WEIGHTS`, else 1)."""
+        return _frozen([WEIGHTS.get(base_name(n), 1.0) for n in self.keypoints])
 
 
 def _layout(name, keypoints, limbs, paf_pairs, *, skip_draw=(), coco17) -> Layout:

@@ -21,6 +21,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .pose import Pose, image_size, most_prominent
+from .similarity import compare
 
 Renderer = Callable[[np.ndarray, Sequence[Pose]], np.ndarray]
 
@@ -317,8 +318,6 @@ class LiveProcessor:
                 poses = list(_estimate(estimator, frame, threshold))
                 poses = self._follow(poses, index, t0, reset)
                 if reference is not None and poses:
-                    from .similarity import compare
-
                     match = compare(reference, poses[most_prominent(poses, image_size(frame))], mirror=mirror)
             except Exception as exc:  # the stream must survive one bad frame; the UI shows the message
                 error = f"{type(exc).__name__}: {exc}"

@@ -75,13 +75,6 @@ class Pose:
         kp[vis, 1] = kp[vis, 1] * sy + dy
         return Pose(kp, self.score, self.layout, dict(self.extra), self.track_id)
 
-    def to_dict(self) -> dict:
-        return {"layout": self.layout, "score": float(self.score), "keypoints": self.keypoints.tolist()}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Pose":
-        return cls(np.asarray(d["keypoints"], dtype=np.float32), float(d["score"]), d["layout"])
-
 
 def image_size(image: np.ndarray) -> tuple[int, int]:
     """(width, height) of an image array."""

@@ -8,8 +8,9 @@ smaller a person is in its input. A second stage looks at one person at a time, 
 * :class:`CropRefiner` (``"crop"``): the first-stage network itself re-run on each person's crop, keeping the
   pose that matches that person. No extra model; it makes the keypoints of a small person as good as a large one's.
 
-A refiner is anything with ``refine(image_bgr, poses) -> list[Pose]`` (:class:`Refiner`); the estimator calls it
-last (``PoseEstimator(refine="movenet_thunder")``). What every refiner keeps:
+A refiner is anything with ``refine(image_bgr, poses) -> list[Pose]`` (:class:`Refiner`);
+:class:`posekit.estimator.PoseEstimator` composes it after the first stage (``PoseEstimator(refine="movenet_thunder")``,
+or ``TwoStage(first, refiner)`` with stages built elsewhere). What every refiner keeps:
 
 * the same people, in the same order, in the COCO-18 layout, so drawing, matching, export and tracking work
   unchanged; the person score of the first stage (it ranks people for COCO AP);
@@ -30,8 +31,10 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 
+from .errors import ModelError
 from .layouts import COCO18
 from .movenet import Crop, MoveNet, crop_square
+from .openpose import OpenPose
 from .pose import Pose
 
 #: Names accepted by :func:`make_refiner` (and ``PoseEstimator(refine=...)``, the CLI's ``--refine``).
@@ -187,41 +190,41 @@ class MoveNetRefiner:
 
 class CropRefiner:
     """The first-stage network re-run on each person's crop at network scale (issue 9: matching independent
-    of how large the person appears). Thread-safe through the estimator's own lock.
+    of how large the person appears). Thread-safe through the first stage's own lock.
 
     The crop is resized so the person fills the network input (small people are enlarged); among the people
-    found in it, the one whose keypoints agree best with the first-stage person is kept, mapped back.
+    found in it (with the first stage's own grouping settings and threshold), the one whose keypoints agree
+    best with the first-stage person is kept, mapped back.
     """
 
     name = "crop"
 
-    def __init__(self, estimator, *, margin: float = DEFAULT_MARGIN, max_people: int = DEFAULT_MAX_PEOPLE,
+    def __init__(self, first: OpenPose, *, margin: float = DEFAULT_MARGIN, max_people: int = DEFAULT_MAX_PEOPLE,
                  min_keypoints: int = DEFAULT_MIN_KEYPOINTS):
-        self.estimator = estimator
+        self.first = first
         self.margin = float(margin)
         self.max_people = int(max_people)
         self.min_keypoints = int(min_keypoints)
-        self.backend = getattr(estimator, "backend", None)
+        self.backend = first.backend
 
     def __repr__(self) -> str:
         return f"CropRefiner(margin={self.margin})"
 
     def _crop_size(self) -> int:
         """Side of the square crop image: the network input's shorter side (the person fills it)."""
-        size = getattr(self.estimator, "input_size", None) or self.estimator.spec.input_size
-        return int(min(size))
+        return int(min(self.first.input_size or self.first.spec.input_size))
 
     def refine(self, image_bgr: np.ndarray, poses: list[Pose]) -> list[Pose]:
         out = list(poses)
         size = self._crop_size()
-        est = self.estimator
+        first_stage = self.first
         for i in _candidates(poses, self.max_people, self.min_keypoints):
             first = poses[i]
             crop = person_crop(first, self.margin)
             if crop is None:
                 continue
             patch = crop_square(image_bgr, crop, size)
-            found = est.decode(est.infer(patch))
+            found = first_stage.decode(first_stage.infer(patch))
             if not found:
                 continue
             s = crop.side / size
@@ -246,11 +249,12 @@ class CropRefiner:
 _make_lock = threading.Lock()
 
 
-def make_refiner(name: str | Refiner | None, *, estimator=None, backend: str = "cpu",
+def make_refiner(name: str | Refiner | None, *, first: OpenPose | None = None, backend: str = "cpu",
                  margin: float = DEFAULT_MARGIN, max_people: int = DEFAULT_MAX_PEOPLE, passes: int = 1,
                  download: bool = True) -> Refiner | None:
-    """The refiner called ``name`` (see :data:`REFINERS`; None or "none": no second stage). A ready
-    :class:`Refiner` (anything with ``refine(image_bgr, poses)``) passes through: the plug-in point."""
+    """The refiner called ``name`` (see :data:`REFINERS`; None or "none": no second stage); ``first`` is the
+    first stage the ``"crop"`` refiner re-runs. A ready :class:`Refiner` (anything with
+    ``refine(image_bgr, poses)``) passes through: the plug-in point."""
     if name is not None and not isinstance(name, str):
         if not callable(getattr(name, "refine", None)):
             raise TypeError(f"a refiner needs a refine(image_bgr, poses) method, got {type(name).__name__}")
@@ -259,13 +263,11 @@ def make_refiner(name: str | Refiner | None, *, estimator=None, backend: str = "
         return None
     key = str(name).lower()
     if key == "crop":
-        if estimator is None:
-            raise ValueError("the 'crop' refiner re-runs the first-stage estimator: pass estimator=")
-        return CropRefiner(estimator, margin=margin, max_people=max_people)
+        if first is None:
+            raise ValueError("the 'crop' refiner re-runs the first stage: pass first=")
+        return CropRefiner(first, margin=margin, max_people=max_people)
     if key in ("movenet_thunder", "movenet_lightning"):
         with _make_lock:
             return MoveNetRefiner(key, backend, margin=margin, max_people=max_people, passes=passes,
                                   download=download)
-    from .errors import ModelError  # noqa: PLC0415
-
     raise ModelError(f"unknown second stage {name!r}; choose one of: none, {', '.join(REFINERS)}")

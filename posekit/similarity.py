@@ -7,32 +7,36 @@ The score does not change when either person is moved, or drawn larger or smalle
    With fewer than :data:`MIN_COMMON` (4) common keypoints, or when either pose has no extent over ``C``,
    the poses are *not comparable*: :func:`compare` returns ``score = 0`` and ``used = 0`` (it does not raise),
    and ``Similarity.comparable`` is False.
-2. **Translation.** Each pose is centred on a reference point chosen from ``C`` (the same choice for both):
-   the mean of the hips in ``C`` (``MidHip`` for BODY_25 when common), else the neck, else the mean of ``C``.
-3. **Scale.** Each pose is divided by its own body size ``s``, chosen from ``C`` the same way for both:
-   the torso length ``|neck - hip centre|`` when the neck and a hip are common; else the shoulder width
-   times 1.4 (a typical torso / shoulder-width ratio); else the RMS distance of ``C`` from its mean.
-   Distances below are therefore in *torso lengths*. (A method whose size is zero in either pose is skipped.)
-4. **Rotation** (``rotation=True`` only). The normalised ``a`` is rotated and shifted by the rigid motion
+2. **Translation and scale** (:func:`posekit.normalise.normalise`, the normalisation sequences use too).
+   Each pose is centred on a reference point chosen from ``C``: ``MidHip`` (BODY_25) when common, else the mean
+   of the hips in ``C``, else the neck, else the mean of ``C``; and divided by its own body size ``s``, chosen
+   from ``C`` the same way for both: the torso length ``|neck - hip centre|`` when the neck and a hip are
+   common; else the shoulder width times 1.4 (a typical torso / shoulder-width ratio); else the RMS distance of
+   ``C`` from its mean. Distances below are therefore in *torso lengths*. (A method whose size is zero in either
+   pose is skipped.)
+3. **Rotation** (``rotation=True`` only). The normalised ``a`` is rotated and shifted by the rigid motion
    minimising ``sum |R a_i + t - b_i|^2`` over ``C`` (orthogonal Procrustes / Kabsch: centroids of ``C``
    matched, rotation from the SVD of the 2x2 cross-covariance, reflections excluded). The residuals are the
    same whichever pose is moved, so the score stays symmetric.
-5. **Mirror** (``mirror=True`` only). ``a`` is also compared mirrored: x negated and every left/right keypoint
+4. **Mirror** (``mirror=True`` only). ``a`` is also compared mirrored: x negated and every left/right keypoint
    pair swapped (``RElbow`` <-> ``LElbow``; pairs found from the layout's names). The better of the two
    comparisons is returned, with ``mirrored`` saying which.
-6. **Keypoint agreement.** For each joint ``i`` in ``C``, ``d_i`` = distance between the normalised points and
+5. **Keypoint agreement.** For each joint ``i`` in ``C``, ``d_i`` = distance between the normalised points and
    ``agreement_i = exp(-d_i^2 / (2 k_i^2))``, an OKS-style score whose tolerances ``k_i`` (torso lengths,
-   :data:`TOLERANCES`) follow COCO's keypoint sigmas, widened to tolerate different body proportions and the
-   network's stride: face and neck 0.25, shoulders 0.30, elbows 0.35, wrists, hips and knees 0.40, ankles and
+   :data:`posekit.layouts.TOLERANCES`, :attr:`Layout.tolerances <posekit.layouts.Layout.tolerances>`) follow
+   COCO's keypoint sigmas, widened to tolerate different body proportions and the network's stride: face and
+   neck 0.25, shoulders 0.30, elbows 0.35, wrists, hips and knees 0.40, ankles and
    feet 0.45. ``keypoint_score`` = the weighted mean of ``agreement_i`` over ``C``, the face points (nose,
-   eyes, ears) weighing 0.5 and the others 1 (:data:`WEIGHTS`).
-7. **Angle agreement.** The angle at a joint between its two limbs, for the elbows (shoulder-elbow-wrist),
-   knees (hip-knee-ankle), shoulders (hip-shoulder-elbow: 0 deg arm down, 180 deg arm raised) and hips
-   (shoulder-hip-knee), for each one whose three keypoints are in ``C`` and whose limbs are not degenerate
-   (shorter than 0.02 torso lengths) in either pose. ``agreement = exp(-delta^2 / (2 * 30deg^2))`` with
-   ``delta`` the difference of the two angles (about 0.85 at 17 deg apart, 0.5 at 35 deg, 0.1 at 64 deg).
-   ``angle_score`` = their mean. Joint angles ignore translation, scale, rotation and mirroring.
-8. **Score** = ``100 * (keypoint_score + angle_score) / 2``, or ``100 * keypoint_score`` when no angle is
+   eyes, ears) weighing 0.5 and the others 1 (:data:`posekit.layouts.WEIGHTS`).
+6. **Angle agreement.** The joint angles of :mod:`posekit.kinematics` named in :data:`COMPARED_ANGLES`: elbows
+   and knees (180 deg = straight), hips (thigh against the trunk line ``MidHip -> Neck``, 180 deg standing) and
+   shoulders (upper arm against the trunk line pointing down: 0 deg arm along the body, 180 deg arm raised),
+   for each one whose keypoints are in ``C`` (``MidHip`` and ``Neck`` may be the middle of the hips and of the
+   shoulders) and whose vectors are not degenerate (shorter than 0.02 torso lengths) in either pose.
+   ``agreement = exp(-delta^2 / (2 * 30deg^2))`` with ``delta`` the difference of the two angles (about 0.85 at
+   17 deg apart, 0.5 at 35 deg, 0.1 at 64 deg). ``angle_score`` = their mean. Joint angles ignore
+   translation, scale, rotation and mirroring.
+7. **Score** = ``100 * (keypoint_score + angle_score) / 2``, or ``100 * keypoint_score`` when no angle is
    measurable in both poses. It lies in [0, 100]; identical poses give 100; ``compare(a, b) == compare(b, a)``.
 
 :meth:`Similarity.worst` lists the most different joints and angles and :meth:`Similarity.highlights` turns
@@ -50,7 +54,9 @@ from functools import lru_cache
 import numpy as np
 
 from .errors import InvalidInputError
-from .layouts import Layout
+from .kinematics import ANGLES_BY_NAME, AngleDef, angles_array
+from .layouts import TOLERANCES, WEIGHTS, Layout, base_name
+from .normalise import SHOULDER_TO_TORSO, normalise
 from .pose import Pose, image_size, most_prominent
 
 MIN_COMMON = 4
@@ -58,9 +64,6 @@ MIN_COMMON = 4
 
 ANGLE_TOLERANCE_DEG = 30.0
 """The ``tau`` of the angle agreement ``exp(-delta^2 / (2 tau^2))``."""
-
-SHOULDER_TO_TORSO = 1.4
-"""Torso length / shoulder width, used when the torso is not visible."""
 
 MIN_LIMB = 0.02
 """Limbs shorter than this (torso lengths) give no angle."""
@@ -74,30 +77,10 @@ FULL_ANGLES = 4
 #: Keypoint base names that belong to the head (ranked after the body in :meth:`Similarity.worst`).
 FACE = frozenset({"nose", "eye", "ear", "head"})
 
-# Per-joint tolerance k_i in torso lengths, by the keypoint's name with any R/L prefix removed.
-TOLERANCES: dict[str, float] = {
-    "nose": 0.25, "eye": 0.25, "ear": 0.25, "head": 0.25,
-    "neck": 0.25, "chest": 0.30,
-    "shoulder": 0.30, "elbow": 0.35, "wrist": 0.40,
-    "hip": 0.40, "midhip": 0.40, "knee": 0.40,
-    "ankle": 0.45, "bigtoe": 0.45, "smalltoe": 0.45, "heel": 0.45,
-}
-DEFAULT_TOLERANCE = 0.35
-
-# Weight of a keypoint in the keypoint score: the face points count half (five of them would otherwise outweigh
-# the arms in a body-pose score, and at the network's stride they are the least repeatable).
-WEIGHTS: dict[str, float] = {"nose": 0.5, "eye": 0.5, "ear": 0.5}
-
-# Joint angles: (name, side, (end, vertex, end)) with keypoint base names.
-_ANGLES: tuple[tuple[str, str, tuple[str, str, str]], ...] = tuple(
-    (f"{side_name} {joint}", side, triple)
-    for joint, triple in (
-        ("elbow", ("Shoulder", "Elbow", "Wrist")),
-        ("knee", ("Hip", "Knee", "Ankle")),
-        ("shoulder", ("Hip", "Shoulder", "Elbow")),
-        ("hip", ("Shoulder", "Hip", "Knee")),
-    )
-    for side, side_name in (("L", "left"), ("R", "right"))
+#: The joint angles compared, by their names in :data:`posekit.kinematics.ANGLES` (the one angle table).
+COMPARED_ANGLES: tuple[str, ...] = (
+    "left_elbow", "right_elbow", "left_knee", "right_knee",
+    "left_shoulder", "right_shoulder", "left_hip", "right_hip",
 )
 
 
@@ -241,12 +224,6 @@ def pretty_name(name: str) -> str:
     return side + " ".join(w.lower() for w in words)
 
 
-def _base(name: str) -> str:
-    if len(name) > 1 and name[0] in "RL" and name[1].isupper():
-        name = name[1:]
-    return name.lower()
-
-
 @lru_cache(maxsize=None)
 def mirror_permutation(layout: Layout) -> np.ndarray:
     """Index permutation swapping every ``R*`` keypoint with its ``L*`` counterpart (others stay)."""
@@ -260,9 +237,12 @@ def mirror_permutation(layout: Layout) -> np.ndarray:
     return perm
 
 
-@lru_cache(maxsize=None)
-def _tolerances(layout: Layout) -> np.ndarray:
-    return np.array([TOLERANCES.get(_base(n), DEFAULT_TOLERANCE) for n in layout.keypoints], dtype=np.float64)
+def mirror_keypoints(keypoints: np.ndarray, layout: Layout) -> np.ndarray:
+    """Keypoints (..., K, 3) as seen in a mirror, a new array: x negated (about 0) where found, left/right
+    keypoints swapped (:func:`mirror_permutation`)."""
+    kp = np.asarray(keypoints)[..., mirror_permutation(layout), :].copy()
+    kp[..., 0] = np.where(kp[..., 2] > 0, -kp[..., 0], kp[..., 0])
+    return kp
 
 
 @lru_cache(maxsize=None)
@@ -272,77 +252,24 @@ def _pretty_names(layout: Layout) -> tuple[str, ...]:
 
 @lru_cache(maxsize=None)
 def _face_mask(layout: Layout) -> np.ndarray:
-    return np.array([_base(n) in FACE for n in layout.keypoints])
+    return np.array([base_name(n) in FACE for n in layout.keypoints])
 
 
 @lru_cache(maxsize=None)
-def _weights(layout: Layout) -> np.ndarray:
-    return np.array([WEIGHTS.get(_base(n), 1.0) for n in layout.keypoints], dtype=np.float64)
-
-
-def _find(layout: Layout, name: str) -> int | None:
-    try:
-        return layout.index(name)
-    except KeyError:
-        return None
-
-
-@lru_cache(maxsize=None)
-def _angle_joints(layout: Layout) -> tuple[tuple[str, tuple[int, int, int]], ...]:
-    """The joint angles a layout can measure: (name, (end, vertex, end) keypoint indices)."""
+def _angle_joints(layout: Layout) -> tuple[tuple[AngleDef, str, int], ...]:
+    """The compared angles a layout can place: (definition, name in words, index of its vertex keypoint)."""
     out = []
-    for name, side, triple in _ANGLES:
-        ids = [_find(layout, side + part) for part in triple]
-        if all(i is not None for i in ids):
-            out.append((name, tuple(ids)))
+    for name in COMPARED_ANGLES:
+        d = ANGLES_BY_NAME[name]
+        vertex = layout.find(d.vectors[0][0])
+        if vertex is not None:
+            out.append((d, d.label.lower(), vertex))
     return tuple(out)
 
 
 def mirrored(pose: Pose) -> Pose:
     """The pose as seen in a mirror: x negated (about 0) and left/right keypoints swapped."""
-    kp = pose.keypoints[mirror_permutation(pose.spec)].copy()
-    vis = kp[:, 2] > 0
-    kp[vis, 0] = -kp[vis, 0]
-    return Pose(kp, pose.score, pose.layout, dict(pose.extra))
-
-
-def _frame(layout: Layout, common: np.ndarray, pa: np.ndarray, pb: np.ndarray):
-    """Centre and size of both poses, chosen from the common joints. None when either has no extent."""
-    def idx(name):
-        i = _find(layout, name)
-        return i if i is not None and common[i] else None
-
-    hips = [i for i in (idx("MidHip"),) if i is not None] or [
-        i for i in (idx("RHip"), idx("LHip")) if i is not None]
-    neck = idx("Neck")
-    if hips:
-        ca, cb = pa[hips].mean(axis=0), pb[hips].mean(axis=0)
-    elif neck is not None:
-        ca, cb = pa[neck], pb[neck]
-    else:
-        ca, cb = pa[common].mean(axis=0), pb[common].mean(axis=0)
-
-    sizes = []
-    if neck is not None and hips:
-        sizes.append((np.linalg.norm(pa[neck] - pa[hips].mean(axis=0)),
-                      np.linalg.norm(pb[neck] - pb[hips].mean(axis=0))))
-    rs, ls = idx("RShoulder"), idx("LShoulder")
-    if rs is not None and ls is not None:
-        sizes.append((SHOULDER_TO_TORSO * np.linalg.norm(pa[rs] - pa[ls]),
-                      SHOULDER_TO_TORSO * np.linalg.norm(pb[rs] - pb[ls])))
-
-    def rms(p):
-        q = p[common]
-        return float(np.sqrt(((q - q.mean(axis=0)) ** 2).sum(axis=1).mean()))
-
-    sizes.append((rms(pa), rms(pb)))
-    for sa, sb in sizes:
-        # A size must be well above float rounding of the coordinates, or the normalisation is noise.
-        ea = 1e-6 * max(1.0, float(np.abs(pa[common]).max()))
-        eb = 1e-6 * max(1.0, float(np.abs(pb[common]).max()))
-        if sa > ea and sb > eb and math.isfinite(sa) and math.isfinite(sb):
-            return ca, cb, float(sa), float(sb)
-    return None
+    return Pose(mirror_keypoints(pose.keypoints, pose.spec), pose.score, pose.layout, dict(pose.extra))
 
 
 def _kabsch(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -353,18 +280,26 @@ def _kabsch(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return vt.T @ np.diag([1.0, d]) @ u.T
 
 
-def _angle(p: np.ndarray, i: int, j: int, k: int) -> float | None:
-    """Angle at j between j->i and j->k in degrees, None for a degenerate limb."""
-    u, v = p[i] - p[j], p[k] - p[j]
-    nu, nv = np.linalg.norm(u), np.linalg.norm(v)
-    if nu < MIN_LIMB or nv < MIN_LIMB:
-        return None
-    c = float(np.clip(np.dot(u, v) / (nu * nv), -1.0, 1.0))
-    return math.degrees(math.acos(c))
-
-
 def _not_comparable(reason: str, a: Pose, b: Pose) -> Similarity:
     return Similarity(0.0, 0.0, None, [], [], False, 0, reason, a, b)
+
+
+def _joint_angles(layout: Layout, common: np.ndarray, na: np.ndarray, nb: np.ndarray) -> list[AngleDiff]:
+    """The compared angles measurable in both normalised poses (keypoints outside ``common`` unused)."""
+    joints = _angle_joints(layout)
+    if not joints:
+        return []
+    conf = common.astype(np.float64)[:, None]
+    kp = np.stack([np.concatenate([na, conf], axis=1), np.concatenate([nb, conf], axis=1)])
+    values = angles_array(kp, layout, [d for d, _, _ in joints], min_length=MIN_LIMB)  # (2, A)
+    out = []
+    for (_, name, vertex), ang_a, ang_b in zip(joints, values[0], values[1]):
+        if not (math.isfinite(ang_a) and math.isfinite(ang_b)):
+            continue
+        diff = abs(float(ang_a) - float(ang_b))
+        agreement = math.exp(-(diff**2) / (2 * ANGLE_TOLERANCE_DEG**2))
+        out.append(AngleDiff(name, vertex, float(ang_a), float(ang_b), diff, agreement))
+    return out
 
 
 def _compare_once(a: Pose, b: Pose, rotation: bool) -> Similarity:
@@ -373,42 +308,29 @@ def _compare_once(a: Pose, b: Pose, rotation: bool) -> Similarity:
     n = int(common.sum())
     if n < MIN_COMMON:
         return _not_comparable(f"only {n} keypoints visible in both poses (need {MIN_COMMON})", a, b)
-    pa = a.keypoints[:, :2].astype(np.float64)
-    pb = b.keypoints[:, :2].astype(np.float64)
-    frame = _frame(layout, common, pa, pb)
-    if frame is None:
+    xy = np.stack([a.keypoints[:, :2], b.keypoints[:, :2]]).astype(np.float64)
+    xy[:, ~common] = np.nan
+    normalised = normalise(xy, layout, scale="own")
+    if normalised is None:
         return _not_comparable("a pose has no extent (all its common keypoints coincide)", a, b)
-    ca, cb, sa, sb = frame
-    na = (pa - ca) / sa
-    nb = (pb - cb) / sb
-    na[~common] = 0.0
-    nb[~common] = 0.0
+    na, nb = np.nan_to_num(normalised, nan=0.0)
     if rotation:
         # Rotate about the centroids of C so the optimum is a pure rotation; the centre shift is part of it.
         ma, mb = na[common].mean(axis=0), nb[common].mean(axis=0)
         r = _kabsch(na[common] - ma, nb[common] - mb)
         na[common] = (na[common] - ma) @ r.T + mb
 
-    tol = _tolerances(layout)
+    tol = layout.tolerances
     dist = np.linalg.norm(na - nb, axis=1)
     agree = np.exp(-(dist**2) / (2 * tol**2))
     names = _pretty_names(layout)
     face = _face_mask(layout)
     joints = [JointDiff(names[i], int(i), float(dist[i]), float(agree[i]), bool(face[i]))
               for i in np.flatnonzero(common)]
-    w = _weights(layout)[common]
+    w = layout.weights[common]
     keypoint_score = float(np.sum(w * agree[common]) / np.sum(w))
 
-    angles = []
-    for name, ids in _angle_joints(layout):
-        if not all(common[i] for i in ids):
-            continue
-        ang_a, ang_b = _angle(na, *ids), _angle(nb, *ids)
-        if ang_a is None or ang_b is None:
-            continue
-        diff = abs(ang_a - ang_b)
-        agreement = math.exp(-(diff**2) / (2 * ANGLE_TOLERANCE_DEG**2))
-        angles.append(AngleDiff(name, int(ids[1]), ang_a, ang_b, diff, agreement))
+    angles = _joint_angles(layout, common, na, nb)
     angle_score = float(np.mean([x.agreement for x in angles])) if angles else None
 
     score = keypoint_score if angle_score is None else (keypoint_score + angle_score) / 2
@@ -481,6 +403,7 @@ def compare_images(est, img_a: np.ndarray, img_b: np.ndarray, person_a: int | No
 
 
 __all__ = [
-    "AngleDiff", "FULL_ANGLES", "FULL_BODY_JOINTS", "JointDiff", "MIN_COMMON", "Similarity", "TOLERANCES", "compare", "compare_images",
-    "mirror_permutation", "mirrored", "pretty_name", "select_person",
+    "ANGLE_TOLERANCE_DEG", "AngleDiff", "COMPARED_ANGLES", "FULL_ANGLES", "FULL_BODY_JOINTS", "JointDiff",
+    "MIN_COMMON", "MIN_LIMB", "SHOULDER_TO_TORSO", "Similarity", "TOLERANCES", "WEIGHTS", "compare",
+    "compare_images", "mirror_keypoints", "mirror_permutation", "mirrored", "pretty_name", "select_person",
 ]

@@ -101,8 +101,7 @@ def test_openvino_runs_overlapping_calls_side_by_side_with_the_same_results(monk
     est = PoseEstimator("mobilenet_v2_0.5", backend="openvino", input_size="model")
     img = read_image("p3.jpg")
     blob, _ = est.preprocess(img)
-    with est._lock:
-        runner = est._runner((blob.shape[3], blob.shape[2]))
+    runner = est.first.runner((blob.shape[3], blob.shape[2]))
     assert runner.thread_safe
     monkeypatch.setattr(runner, "OVERLAP_HOLD", 60.0)
     alone = est.forward(blob)  # nothing else running: the latency-compiled model on all cores

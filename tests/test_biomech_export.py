@@ -35,14 +35,21 @@ def video_frames(n=30):
 
 def test_ids_and_angles_in_csv_jsonl_and_openpose():
     _, t, poses = video_frames()[4]
-    header = csv_header("COCO-18", angles=True)
-    rows = csv_rows(poses, 4, angles=True, time_s=t)
+    header = csv_header("COCO-18", angles=True, convention="included")
+    rows = csv_rows(poses, 4, angles=True, time_s=t, convention="included")
     assert header[-len(ANGLES) - 1:] == ["time"] + [a.name for a in ANGLES]
     assert [r[1] for r in rows] == [5, 2] and all(len(r) == len(header) for r in rows)
     elbow = rows[1][header.index("right_elbow")]
     assert elbow == pytest.approx(180 - 12, abs=1e-3)
+    clinical = csv_header("COCO-18", angles=True)  # the default: flexion, named so
+    assert clinical[clinical.index("time") + 1:][:3] == ["right_elbow_flexion", "left_elbow_flexion",
+                                                           "right_knee_flexion"]
+    assert csv_rows(poses, 4, angles=True, time_s=t)[1][clinical.index("right_elbow_flexion")] == pytest.approx(
+        12, abs=1e-3)
     d = json.loads(jsonl_line(4, t, poses, angles=True))
     assert [p["id"] for p in d["people"]] == [5, 2]
+    assert d["people"][1]["angles"]["right_elbow_flexion"] == pytest.approx(12, abs=1e-3)
+    d = json.loads(jsonl_line(4, t, poses, angles=True, convention="included"))
     assert d["people"][1]["angles"]["right_elbow"] == pytest.approx(168, abs=1e-3)
     frame, _, back = parse_jsonl_line(jsonl_line(4, t, poses))
     assert [p.track_id for p in back] == [5, 2]
@@ -127,14 +134,18 @@ def test_mot_format(tmp_path):
     text = write_mot(tmp_path / "a.mot", series).read_text()
     head, body = text.split("endheader\n")
     lines = head.split("\n")
-    assert lines[0] == "Coordinates" and "version=3" in lines  # not 1: Storage stops at a NaN and "inDegrees=yes" in lines
+    assert lines[0] == "Coordinates" and "version=3" in lines and "inDegrees=yes" in lines  # 1: Storage stops at NaN
     meta = dict(ln.split("=") for ln in lines if "=" in ln)
     rows = [r.split("\t") for r in body.strip().split("\n")]
-    assert rows[0] == ["time"] + [a.name for a in ANGLES]
+    # OpenSim's coordinates (Rajagopal 2015: flexion positive, 0 = straight) where one exists, posekit's names else
+    opensim = ["elbow_flex_r", "elbow_flex_l", "knee_angle_r", "knee_angle_l", "hip_flexion_r", "hip_flexion_l"]
+    assert rows[0] == ["time", *opensim] + [a.name for a in ANGLES[6:]]
     assert int(meta["nRows"]) == len(rows) - 1 == 29 and int(meta["nColumns"]) == len(rows[0])
     table = np.array([[float(v) for v in r] for r in rows[1:]])  # NaN parses
     np.testing.assert_allclose(table[:, 0], series.times - series.times[0], atol=1e-6)
-    assert table[0, 1] == pytest.approx(180.0)
+    assert table[0, 1] == pytest.approx(0.0, abs=1e-6)  # a straight arm: no flexion
+    included = trajectories(video_frames(), FPS)[5].angles(convention="included")
+    assert write_mot(tmp_path / "b.mot", included).read_text() == text  # the same file from either convention
 
 
 def test_angles_cli(tmp_path, capsys):
@@ -146,15 +157,18 @@ def test_angles_cli(tmp_path, capsys):
     rows = list(csv.DictReader(open(out)))
     assert len(rows) == 59 and {r["person"] for r in rows} == {"2", "5"}
     first = [r for r in rows if r["person"] == "2"][5]
-    assert float(first["right_elbow"]) == pytest.approx(180 - 15, abs=1e-3)
+    assert float(first["right_elbow_flexion"]) == pytest.approx(15, abs=1e-3)  # clinical, the default
     assert float(first["time"]) == pytest.approx(5 / FPS)
     meta, _, _ = read_trc(trc)
     assert meta["Units"] == "m" and int(meta["NumFrames"]) == 30  # person 2: in every frame
     assert "person 2" in capsys.readouterr().out
     assert main(["angles", str(kp), "-o", str(out), "--mot", str(mot), "--person", "9"]) == 2
     assert main(["angles", str(tmp_path / "nope.csv"), "-o", str(out)]) == 2
+    assert main(["angles", str(kp), "-o", str(out), "--convention", "included"]) == 0
+    first = [r for r in csv.DictReader(open(out)) if r["person"] == "2"][5]
+    assert float(first["right_elbow"]) == pytest.approx(180 - 15, abs=1e-3) and "right_elbow_flexion" not in first
     text = angles_csv_text({})
-    assert text.splitlines()[0].startswith("frame,time,person,right_elbow")
+    assert text.splitlines()[0].startswith("frame,time,person,right_elbow_flexion")
 
 
 def test_angles_of_one_pose_match_the_csv_columns():

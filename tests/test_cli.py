@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import cv2
+import numpy as np
 import pytest
 
 from conftest import IMAGES, ROOT
@@ -59,7 +60,9 @@ def test_models_list_and_path(model_dir):
     assert set(lines) >= {"mobilenet_v2_0.5", "mobilenet_v2_1.4", "openpose_body25", "openpose_mpi"}
     r = run("models", "path", "mobilenet_v2_0.5")
     assert r.returncode == 0 and r.stdout.strip().endswith(".onnx")
-    assert cv2.dnn.readNet(r.stdout.strip()) is not None
+    net = cv2.dnn.readNet(r.stdout.strip())  # the file the path names runs: 19 heatmaps + 38 PAFs at stride 8
+    net.setInput(np.zeros((1, 3, 368, 432), np.float32))
+    assert net.forward().shape == (1, 57, 46, 54)
 
 
 def test_cuda_request_warns_and_still_works(tmp_path):

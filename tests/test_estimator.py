@@ -11,9 +11,10 @@ import pytest
 
 from caffe_weights import write_random_caffemodel
 from conftest import CMU_DIR, read_image
-from posekit import PoseEstimator, backends
+from posekit import Estimator, PoseEstimator, TwoStage, backends
 from posekit.errors import InvalidInputError, ModelError
 from posekit.layouts import BODY25, COCO18, MPI15
+from posekit.refine import CropRefiner
 
 # Checked by eye on overlays once (left to right), then asserted with tolerances.
 P3_NECKS = [(131, 257), (292, 174), (453, 264)]
@@ -84,7 +85,7 @@ def test_letterbox_maps_back_to_the_image(fast_estimator):
 
 @pytest.mark.parametrize("size", [(432, 226), (358, 368), (100, 60), (431, 367)])
 def test_shrink_matches_area_resampling_without_aliasing(size):
-    from posekit.estimator import shrink
+    from posekit.letterbox import shrink
 
     img = read_image("apink2.jpg") if size[0] != 358 else read_image("golf.jpg")
     img = cv2.resize(img, (size[0] * 3 + 7, size[1] * 3 + 5)) if size[0] == 100 else img
@@ -103,8 +104,9 @@ def test_shrink_matches_area_resampling_without_aliasing(size):
 def test_no_keypoints_in_the_letterbox_padding():
     """A wide image fills the top 28.25 rows of the 46-row grid: a person drawn across that edge keeps the
     joints inside the image and loses those the network would put in the padding."""
-    from posekit.estimator import Inference, Letterbox
     from posekit.layouts import COCO18
+    from posekit.letterbox import Letterbox
+    from posekit.openpose import Inference
     from posekit.testing import standing_person, synthetic_output
 
     inside = standing_person(10, 4, height=20)  # rows 4..24
@@ -183,6 +185,53 @@ def test_threshold_per_call(fast_estimator):
     many = sum(p.num_visible for p in fast_estimator.estimate(img, threshold=0.05))
     few = sum(p.num_visible for p in fast_estimator.estimate(img, threshold=0.6))
     assert many > few
+
+
+def _same(a, b):
+    return len(a) == len(b) and all(p.score == q.score and p.keypoints.tobytes() == q.keypoints.tobytes()
+                                    for p, q in zip(a, b))
+
+
+def test_threshold_view_shares_the_network_and_changes_only_the_threshold(fast_estimator):
+    """``with_threshold(t)`` is what pipelines take instead of a wrapper: the same people as
+    ``estimate(img, threshold=t)``, the same network and lock, the shared estimator untouched."""
+    img = read_image("p3.jpg")
+    view = fast_estimator.with_threshold(0.6)
+    assert isinstance(view, PoseEstimator) and isinstance(view, Estimator)
+    assert view.threshold == 0.6 and fast_estimator.threshold == 0.1
+    assert view.first._lock is fast_estimator.first._lock
+    assert view.first._runners is fast_estimator.first._runners and view.refiner is fast_estimator.refiner
+    assert _same(view.estimate(img), fast_estimator.estimate(img, threshold=0.6))
+    assert _same(view.estimate(img, threshold=0.1), fast_estimator.estimate(img))
+    assert not _same(view.estimate(img), fast_estimator.estimate(img))
+    assert view.layout is fast_estimator.layout and view.thread_safe
+    assert view.network_size(1280, 720) == fast_estimator.network_size(1280, 720) == (656, 368)
+
+
+def test_pipelines_see_estimators_through_the_protocol(fast_estimator):
+    """What video, batch, compare and the webcam need: estimate(bgr, threshold), layout, thread_safe,
+    network_size(w, h). The first stage alone is an estimator too."""
+    first = fast_estimator.first
+    for est in (fast_estimator, first, first.with_threshold(0.3), TwoStage(first)):
+        assert isinstance(est, Estimator), est
+        assert est.layout is COCO18 and est.thread_safe is True
+        assert est.network_size(640, 480) == (496, 368)
+    assert not isinstance(object(), Estimator)
+
+
+def test_stages_composed_from_outside_give_the_convenient_constructors_people(fast_estimator):
+    """PoseEstimator(model, refine="crop") is TwoStage(OpenPose(model), CropRefiner(that first stage)): the
+    refiner re-runs the first stage, never the composite."""
+    crop = PoseEstimator("mobilenet_v2_0.5", refine="crop")
+    assert isinstance(crop.refiner, CropRefiner) and crop.refiner.first is crop.first
+    assert not isinstance(crop.refiner.first, TwoStage)
+    composed = TwoStage(fast_estimator.first, CropRefiner(fast_estimator.first))
+    img = read_image("p3.jpg")
+    poses = composed.estimate(img)
+    assert any(p.extra.get("refined") == "crop" for p in poses)
+    assert _same(poses, crop.estimate(img))
+    assert set(composed.last_timings) == {"preprocess", "forward", "decode", "refine"}
+    assert _same(TwoStage(fast_estimator.first).estimate(img), fast_estimator.estimate(img))
 
 
 @pytest.mark.parametrize("bad", [None, "p3.jpg", np.zeros((0, 5, 3), np.uint8), np.zeros((4, 4, 2), np.uint8),
@@ -389,7 +438,7 @@ def test_cmu_models_plumbing(model, layout, tmp_path, monkeypatch):
 
 
 def test_cmu_models_without_caffe_importer_say_so(monkeypatch):
-    monkeypatch.setattr("posekit.models.has_caffe", lambda: False)
+    monkeypatch.setattr("posekit.backends.has_caffe", lambda: False)  # where load_net looks it up
     from posekit.backends import load_net
     from posekit.models import get_model
 

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 import pytest
 
-from posekit.kinematics import (ANGLES, ANGLES_BY_NAME, angle_series, angle_table, angles, angles_array,
-                                trajectories)
+from posekit import kinematics
+from posekit.kinematics import ANGLES, ANGLES_BY_NAME, CONVENTIONS, DEFAULT_CONVENTION, trajectories
 from posekit.layouts import get_layout
 from posekit.pose import Pose
+
+# The geometry is tested on included angles (180 = straight); test_clinical_convention checks the flexion form.
+angles = functools.partial(kinematics.angles, convention="included")
+angles_array = functools.partial(kinematics.angles_array, convention="included")
+angle_table = functools.partial(kinematics.angle_table, convention="included")
+angle_series = functools.partial(kinematics.angle_series, convention="included")
 
 
 def make_pose(points: dict[str, tuple[float, float]], layout: str = "COCO-18", track_id=None) -> Pose:
@@ -140,3 +147,28 @@ def test_time_series_per_track():
     tr = trajectories(frames)[7]
     assert tr.keypoints.shape == (20, 18, 3) and tr.duration_s == pytest.approx(1.9)
     assert all(p.track_id == 7 for p in tr.poses())
+
+
+FLEXION = ("right_elbow", "left_elbow", "right_knee", "left_knee", "right_hip", "left_hip")
+
+
+def test_clinical_convention_is_the_flexion_and_the_default():
+    assert DEFAULT_CONVENTION == "clinical" and CONVENTIONS == ("clinical", "included")
+    p = dict(STANDING, RWrist=(40, 90), RKnee=(40, 150), RAnkle=(40, 200))  # right elbow 90, hip 90, knee 90
+    pose = make_pose(p)
+    included = kinematics.angles(pose, convention="included")
+    clinical = kinematics.angles(pose)  # the default
+    for name in FLEXION:
+        got, want = clinical[f"{name}_flexion"], 180.0 - included[name]
+        assert got == pytest.approx(want, abs=1e-9) or (math.isnan(got) and math.isnan(want)), name
+        assert name not in clinical
+    assert clinical["right_elbow_flexion"] == pytest.approx(90.0)
+    assert clinical["left_knee_flexion"] == pytest.approx(0.0, abs=1e-6)  # straight: 0
+    for name in ("right_shoulder", "left_shoulder", "trunk_lean", "pelvis", "right_thigh"):
+        assert clinical[name] == pytest.approx(included[name])  # the same in both conventions
+    rows = {r["angle"]: r for r in kinematics.angle_table(pose)}
+    assert rows["Right knee flexion"]["degrees"] == 90.0
+    assert rows["Right knee flexion"]["convention"].startswith("flexion: 0 = straight leg")
+    assert ANGLES_BY_NAME["right_knee_flexion"].opensim == "knee_angle_r"
+    with pytest.raises(ValueError, match="convention"):
+        kinematics.angles(pose, convention="goniometer")

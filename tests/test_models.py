@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from conftest import CMU_DIR, TFLITE_DIR
@@ -83,7 +84,9 @@ def test_download_verifies_and_converts(empty_model_dir, mirror, monkeypatch):
     assert path.suffix == ".onnx" and path.parent == empty_model_dir
     assert (empty_model_dir / DM05).read_bytes() == (TFLITE_DIR / DM05).read_bytes()
     assert seen and seen[-1][0] == seen[-1][1] == (TFLITE_DIR / DM05).stat().st_size
-    assert cv2.dnn.readNet(str(path)) is not None
+    net = cv2.dnn.readNet(str(path))  # the converted graph runs: 19 heatmaps + 38 PAFs at stride 8
+    net.setInput(np.zeros((1, 3, 368, 432), np.float32))
+    assert net.forward().shape == (1, 57, 46, 54)
     assert models.is_downloaded("mobilenet_v2_0.5") and not models.is_downloaded("mobilenet_v2_1.4")
     assert sorted(p.name for p in empty_model_dir.iterdir()) == sorted([DM05, path.name])
 

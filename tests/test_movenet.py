@@ -202,4 +202,6 @@ def _download_case(tmp_path, www, bad, url, monkeypatch, models, ChecksumError):
     assert models.is_downloaded("movenet_lightning")
     assert sorted(p.name for p in cache.iterdir()) == ["movenet-lightning.bin", "movenet-lightning.json",
                                                         "movenet-lightning.posekit1.onnx"]
-    assert cv2.dnn.readNet(str(path)) is not None
+    net = cv2.dnn.readNet(str(path))  # the converted graph runs: MoveNet's 86 head channels at stride 4
+    net.setInput(np.zeros((1, 3, 192, 192), np.float32))
+    assert net.forward().shape == (1, 86, 48, 48)

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from posekit.cli import main
+from posekit.export import mot_columns
 from posekit.layouts import COCO18
 from posekit.video import process_video
 from tests.conftest import VIDEOS
@@ -89,8 +90,13 @@ def test_the_trc_in_metres_is_read_by_opensim(files):
 
 def test_the_mot_with_nan_is_read_whole_by_opensim(files):
     rows = _rows(files / "a.csv", 1)
-    names = [k for k in rows[0] if k not in ("frame", "time", "person")]
-    expect = np.array([[_num(r[n]) for n in names] for r in rows])
+    csv_names = [k for k in rows[0] if k not in ("frame", "time", "person")]
+    assert csv_names[:2] == ["right_elbow_flexion", "left_elbow_flexion"]  # the CLI's default: clinical
+    expect = np.array([[_num(r[n]) for n in csv_names] for r in rows])
+    # knees, elbows and hips under OpenSim's coordinate names, the same flexion values; the rest as in the CSV
+    names = [column for column, _ in mot_columns(csv_names)]
+    assert names[:6] == ["elbow_flex_r", "elbow_flex_l", "knee_angle_r", "knee_angle_l", "hip_flexion_r",
+                         "hip_flexion_l"] and names[6:] == csv_names[6:]
     assert np.isnan(expect).any(), "the clip must have angles that cannot be measured"
     storage = osim.Storage(str(files / "d.mot"))
     assert storage.getSize() == len(rows) == 150  # not cut short at the first NaN

@@ -10,6 +10,7 @@ new images, not copies.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import math
 import subprocess
@@ -19,14 +20,24 @@ import av
 import cv2
 import numpy as np
 import pytest
-
 from clips import write_clip
 from conftest import IMAGES, ROOT
+
 from posekit.errors import InvalidInputError
+from posekit.normalise import normalise
 from posekit.pose import most_prominent
-from posekit.sequence import (Band, PoseSequence, align, compare_sequences, count_repetitions, dtw_band,
-                              match_repetitions, normalised_keypoints)
+from posekit.sequence import (
+    Band,
+    PoseSequence,
+    align,
+    compare_sequences,
+    count_repetitions,
+    dtw_band,
+    match_repetitions,
+    normalised_keypoints,
+)
 from posekit.similarity import compare
+from posekit.testing import standing_person
 
 # (x0, y0, x1, y1) of one person in each photo
 CROPS = {"golf.jpg": (250, 300, 720, 950), "ski.jpg": (380, 40, 575, 620), "p2.jpg": (20, 40, 260, 410),
@@ -38,13 +49,12 @@ MOVEMENT = ["golf.jpg", "ski.jpg", "p2.jpg", "golf.jpg", "ski.jpg"]
 HOLD = 4  # frames per photo at full speed
 
 
-def _person(name: str, cache={}) -> np.ndarray:
-    if name not in cache:
-        x0, y0, x1, y1 = CROPS[name]
-        img = cv2.imread(str(IMAGES / name))[y0:y1, x0:x1]
-        s = 300 / img.shape[0]
-        cache[name] = cv2.resize(img, (round(img.shape[1] * s), 300), interpolation=cv2.INTER_AREA)
-    return cache[name]
+@functools.cache
+def _person(name: str) -> np.ndarray:
+    x0, y0, x1, y1 = CROPS[name]
+    img = cv2.imread(str(IMAGES / name))[y0:y1, x0:x1]
+    s = 300 / img.shape[0]
+    return cv2.resize(img, (round(img.shape[1] * s), 300), interpolation=cv2.INTER_AREA)
 
 
 def frame_at(name: str, u: float) -> np.ndarray:
@@ -175,6 +185,19 @@ def test_normalisation_ignores_position_and_size(clips):
     moved.keypoints[ref.keypoints[..., 2] == 0] = 0
     np.testing.assert_allclose(normalised_keypoints(moved), normalised_keypoints(ref), atol=1e-4)
     assert align(ref, moved).score == pytest.approx(100.0, abs=1e-6)
+
+
+def test_one_normalisation_for_sequences_and_photos():
+    """A frame of a sequence is normalised as photo matching normalises a pose: same centre, same size rule
+    (a sequence's size is the median over its frames: for one frame, that frame's)."""
+    rng = np.random.default_rng(0)
+    for layout in ("COCO-18", "BODY_25", "MPI-15"):
+        kp = standing_person(200, 100, 150, layout)
+        kp[:, :2] += rng.normal(0, 3, (len(kp), 2))
+        kp[rng.choice(len(kp), 3, replace=False), 2] = 0  # a few joints not found
+        xy = np.where(kp[:, 2:3] > 0, kp[:, :2].astype(np.float64), np.nan)
+        np.testing.assert_allclose(normalised_keypoints(PoseSequence(kp[None], FPS, layout))[0],
+                                   normalise(xy[None], layout)[0], atol=1e-12)
 
 
 def test_bad_sequences_are_refused(clips):

@@ -10,18 +10,26 @@ import sys
 import cv2
 import numpy as np
 import pytest
+from conftest import IMAGES, ROOT, read_image
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from posekit.errors import InvalidInputError
+from posekit.kinematics import ANGLES_BY_NAME, angles
 from posekit.layouts import BODY25, COCO18, MPI15
+from posekit.normalise import normalise
 from posekit.pose import Pose
 from posekit.similarity import (
-    MIN_COMMON, compare, compare_images, mirror_permutation, mirrored, pretty_name, select_person,
+    COMPARED_ANGLES,
+    MIN_COMMON,
+    compare,
+    compare_images,
+    mirror_permutation,
+    mirrored,
+    pretty_name,
+    select_person,
 )
 from posekit.testing import standing_person
-
-from conftest import IMAGES, ROOT, read_image
 
 # --- strategies -------------------------------------------------------------------------------------------
 
@@ -271,6 +279,63 @@ def test_mirror_permutation_and_names():
     assert pretty_name("MidHip") == "mid hip"
     a = Pose(standing_person(30, 30, 24, "BODY_25"), 1.0, "BODY_25")
     assert np.allclose(mirrored(mirrored(a)).keypoints, a.keypoints)
+
+
+def test_joint_angles_are_those_of_kinematics():
+    """One angle table: each compared angle is kinematics' angle of that name (the shoulder measured against
+    the trunk line Neck -> MidHip, the hip against MidHip -> Neck), whatever the trunk's tilt."""
+    kp = standing_person(30, 30, 24)
+    kp[COCO18.index("RElbow"), :2] = (24, 27)  # right arm raised sideways
+    kp[COCO18.index("RWrist"), :2] = (21, 23)
+    kp[COCO18.index("RHip"), :2] += (2, 0)  # the right hip moved in: hip-shoulder and trunk lines part
+    kp[COCO18.index("LKnee"), :2] += (3, -2)
+    a, b = Pose(kp, 1.0), Pose(standing_person(80, 50, 40), 1.0)
+    sim = compare(a, b)
+    assert [x.name for x in sim.angles] == [ANGLES_BY_NAME[n].label.lower() for n in COMPARED_ANGLES]
+    kin_a, kin_b = angles(a, convention="included"), angles(b, convention="included")  # similarity compares included angles
+    for x, name in zip(sim.angles, COMPARED_ANGLES):
+        assert x.a_deg == pytest.approx(kin_a[name], abs=1e-4), name
+        assert x.b_deg == pytest.approx(kin_b[name], abs=1e-4), name
+        assert x.index == COCO18.index(ANGLES_BY_NAME[name].vectors[0][0])  # the vertex, where a ring goes
+    # the hip-shoulder-elbow angle, which photo matching used to measure, is not the shoulder of kinematics
+    v1 = kp[COCO18.index("RHip"), :2] - kp[COCO18.index("RShoulder"), :2]
+    v2 = kp[COCO18.index("RElbow"), :2] - kp[COCO18.index("RShoulder"), :2]
+    old = math.degrees(math.acos(np.dot(v1, v2) / np.linalg.norm(v1) / np.linalg.norm(v2)))
+    assert abs(old - kin_a["right_shoulder"]) > 1
+
+
+def test_normalise_centre_and_size():
+    """Hip-centred, torso-scaled; BODY_25's MidHip when seen, else the hips; each pose its own size ("own")."""
+    kp = standing_person(30, 30, 24, "BODY_25").astype(np.float64)
+    xy = kp[:, :2].copy()
+    big = xy * 3 + (100, -7)
+    out = normalise(np.stack([xy, big]), "BODY_25")
+    np.testing.assert_allclose(out[0], out[1], atol=1e-9)
+    mid, neck = BODY25.index("MidHip"), BODY25.index("Neck")
+    np.testing.assert_allclose(out[0, mid], 0.0, atol=1e-12)
+    assert np.linalg.norm(out[0, neck]) == pytest.approx(1.0)  # torso length 1
+    # MidHip not seen: the middle of the hips, as for COCO-18
+    xy[mid] = np.nan
+    out = normalise(xy[None], BODY25)[0]
+    np.testing.assert_allclose((out[BODY25.index("RHip")] + out[BODY25.index("LHip")]) / 2, 0.0, atol=1e-12)
+    # no extent at all: None; and the scale rule is checked
+    assert normalise(np.zeros((1, 25, 2)), BODY25) is None
+    with pytest.raises(ValueError, match="scale"):
+        normalise(xy[None], BODY25, scale="mean")
+
+
+def test_layout_lookups_tolerances_and_weights():
+    assert COCO18.find("rhip") == COCO18.index("RHip") == 8
+    assert COCO18.find("MidHip") is None and BODY25.find("MidHip") == 8
+    with pytest.raises(KeyError, match="no keypoint"):
+        COCO18.index("MidHip")
+    tol, w = COCO18.tolerances, COCO18.weights
+    assert tol is COCO18.tolerances  # computed once per layout
+    assert tol[COCO18.index("Nose")] == 0.25 and tol[COCO18.index("LAnkle")] == 0.45
+    assert w[COCO18.index("REye")] == 0.5 and w[COCO18.index("RWrist")] == 1.0
+    assert MPI15.tolerances[MPI15.index("Chest")] == 0.30
+    with pytest.raises(ValueError):
+        tol[0] = 1.0  # shared: read-only
 
 
 def test_select_person():

@@ -11,9 +11,9 @@ import av
 import cv2
 import numpy as np
 import pytest
-
 from clips import read_frames, write_clip
 from conftest import VIDEOS, read_image
+
 from posekit.video import VideoInfo, probe, process_video
 
 DANCE = VIDEOS / "dance.avi"

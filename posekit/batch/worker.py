@@ -17,8 +17,9 @@ from ..draw import draw_poses
 from ..errors import InvalidInputError
 from ..estimator import PoseEstimator
 from ..imageio import encode_image, load_image
-from ..kinematics import angle_series
-from ..video import _KeypointWriter, process_video
+from ..sinks import AngleCollector, KeypointWriter, OpenPoseFolder
+from ..video import process_video
+from ..videoio import FrameRecord
 from .inputs import Item, Settings, output_names, stage_dir
 from .manifest import DONE, FAILED, Result, error_reason, one_line, utc_now
 
@@ -59,7 +60,7 @@ class Worker:
             if item.kind == "photo":
                 self._photo(item, staged, res)
             else:
-                self._video(item, staged, stage, res)
+                self._video(item, staged, res)
             for kind, name in names.items():
                 _move_into_place(staged[kind], self.output / name, stage)
             res.outputs = ";".join(names.values())
@@ -82,11 +83,13 @@ class Worker:
         poses = self.estimator.estimate(bgr)
         res.frames, res.people = 1, len(poses)
         s = self.settings
-        if "keypoints" in staged:  # as a video's keypoints file (angles included) with one frame, number 0
-            with _KeypointWriter(staged["keypoints"], s.keypoints, self.estimator) as kp:
-                kp.write(0, 0.0, poses)
+        frame = FrameRecord(0, 0.0, bgr, poses)  # as a video's files with one frame, number 0
+        if "keypoints" in staged:
+            with KeypointWriter(staged["keypoints"], s.keypoints, self.estimator.layout) as kp:
+                kp.write(frame)
         if "angles" in staged:
-            export.write_angles_csv(staged["angles"], angle_series([(0, 0.0, poses)]))
+            with AngleCollector(staged["angles"]) as angles:
+                angles.write(frame)
         if "overlay" in staged:
             staged["overlay"].write_bytes(encode_image(draw_poses(bgr, poses), staged["overlay"].suffix))
         if "openpose" in staged:
@@ -94,35 +97,20 @@ class Worker:
             export.write_openpose_json(staged["openpose"] / f"{Path(item.key).stem}_keypoints.json", poses,
                                        self.estimator.layout)
 
-    def _video(self, item: Item, staged: dict[str, Path], stage: Path, res: Result) -> None:
+    def _video(self, item: Item, staged: dict[str, Path], res: Result) -> None:
+        """The video path's usual stages into the sinks asked for; no video is encoded unless it is kept."""
         s = self.settings
-        stem = Path(item.key).stem
-        most = [0]
-        frames: list = []  # (index, time, poses) of every frame, for the angles
-        json_dir = staged.get("openpose")
-        if json_dir is not None:
-            json_dir.mkdir()
-
-        def on_frame(index: int, time_s: float, poses: list) -> None:
-            most[0] = max(most[0], len(poses))
-            if "angles" in staged:
-                frames.append((index, time_s, poses))
-            if json_dir is not None:
-                export.write_openpose_json(json_dir / f"{stem}_{index:012d}_keypoints.json", poses,
-                                           self.estimator.layout)
-
-        if "overlay" in staged:
-            dst, draw, height = staged["overlay"], {}, s.height
-        else:  # process_video always encodes: a 16-pixel-high video with nothing drawn costs next to nothing
-            dst, draw, height = stage / ".no-overlay.mp4", {"draw": None}, 16
-        r = process_video(item.source, dst, self.estimator, every=s.every, max_frames=s.max_frames,
-                          max_seconds=s.max_seconds, output_height=height,
-                          keypoints_path=staged.get("keypoints"), keypoints_format=s.keypoints or "jsonl",
-                          on_frame=on_frame, track=s.track, smooth=s.smooth, **draw)
+        sinks: list = []
+        if "openpose" in staged:
+            sinks.append(OpenPoseFolder(staged["openpose"], Path(item.key).stem, self.estimator.layout))
         if "angles" in staged:
-            export.write_angles_csv(staged["angles"], angle_series(frames, fps=r.fps))
+            sinks.append(AngleCollector(staged["angles"]))
+        r = process_video(item.source, staged.get("overlay"), self.estimator, every=s.every,
+                          max_frames=s.max_frames, max_seconds=s.max_seconds, output_height=s.height,
+                          keypoints_path=staged.get("keypoints"), keypoints_format=s.keypoints or "jsonl",
+                          track=s.track, smooth=s.smooth, sinks=sinks)
         # people: IDs given out when tracking, else the most people seen in one frame
-        res.frames, res.duration_s, res.people = r.frames, r.duration_s, (r.ids if s.track else most[0])
+        res.frames, res.duration_s, res.people = r.frames, r.duration_s, (r.ids if s.track else r.most_people)
         res.reason = one_line(r.message)
 
 

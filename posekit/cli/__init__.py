@@ -13,7 +13,13 @@ import logging
 import sys
 import warnings
 
+from ..backends import BACKENDS, DEFAULT_BACKEND
 from ..errors import PosekitError
+from ..estimator import PoseEstimator
+from ..kinematics import CONVENTIONS, DEFAULT_CONVENTION
+from ..models import DEFAULT_MODEL, FIRST_STAGE_MODELS, is_downloaded, print_progress, resolve
+from ..refine import DEFAULT_MARGIN, REFINERS
+from ..video import MAX_FRAMES
 
 #: Subcommand modules, in the order `--help` lists them.
 COMMANDS = ["estimate", "video", "match", "compare", "models", "angles", "batch"]
@@ -23,9 +29,6 @@ def add_model_options(parser: argparse.ArgumentParser, *, threshold: bool = True
                       refine_passes: int = 1) -> None:
     """--model / --backend (/ --threshold) (/ --refine, with ``refine`` and ``refine_passes`` the defaults),
     shared by the subcommands that run a network."""
-    from ..backends import BACKENDS, DEFAULT_BACKEND
-    from ..models import DEFAULT_MODEL, FIRST_STAGE_MODELS
-
     parser.add_argument("--model", default=DEFAULT_MODEL, choices=FIRST_STAGE_MODELS,
                         help="network (default: %(default)s)")
     parser.add_argument("--backend", default=DEFAULT_BACKEND, choices=list(BACKENDS),
@@ -33,8 +36,6 @@ def add_model_options(parser: argparse.ArgumentParser, *, threshold: bool = True
     if threshold:
         parser.add_argument("--threshold", type=float, default=0.1, help="keypoint threshold (default: %(default)s)")
     if refine is not None:
-        from ..refine import DEFAULT_MARGIN, REFINERS
-
         parser.add_argument("--refine", default=refine, choices=["none", *REFINERS],
                             help="second stage on each person's crop: MoveNet Thunder (accurate), Lightning "
                                  "(faster), crop (the same network again) or none (default: %(default)s)")
@@ -52,6 +53,14 @@ def add_model_options(parser: argparse.ArgumentParser, *, threshold: bool = True
     parser.add_argument("--no-extend", dest="extend", action="store_false",
                         help="OpenPose's grouping alone: no second chance for a person's missing joints along "
                              "weaker limbs")
+
+
+def add_convention_option(parser: argparse.ArgumentParser) -> None:
+    """--convention: how knee, elbow and hip angles are reported (posekit.kinematics)."""
+    parser.add_argument("--convention", default=DEFAULT_CONVENTION, choices=CONVENTIONS,
+                        help="knee, elbow and hip angles as flexion, 0 = straight ('clinical', the default, as a "
+                             "goniometer, Sports2D and OpenSim read them) or as the included angle, 180 = straight "
+                             "('included')")
 
 
 def _input_size(text: str):
@@ -77,8 +86,6 @@ def _scales(text: str) -> tuple[float, ...]:
 def add_video_options(parser: argparse.ArgumentParser) -> None:
     """--every / --max-seconds / --max-frames / --height / --no-track / --no-smooth, shared by the subcommands
     that run the video pipeline (``video``, ``batch``)."""
-    from ..video import MAX_FRAMES
-
     parser.add_argument("--every", type=int, default=1, metavar="K",
                         help="run the network on every K-th frame; the others reuse its poses (default: 1)")
     parser.add_argument("--max-seconds", type=float, metavar="S", help="process only the first S seconds of a video")
@@ -92,29 +99,23 @@ def add_video_options(parser: argparse.ArgumentParser) -> None:
                         help="do not smooth the tracked keypoints (zero-phase low-pass per person)")
 
 
-def make_estimator(args: argparse.Namespace):
-    """The estimator the options ask for; says on stderr when the backend fell back to the CPU."""
-    from ..estimator import PoseEstimator
-    from ..models import print_progress
-    from ..refine import DEFAULT_MARGIN
-
+def make_estimator(args: argparse.Namespace) -> PoseEstimator:
+    """The estimator the options of :func:`add_model_options` ask for (those a subcommand leaves out take their
+    defaults); downloads missing weights first, and says on stderr when the backend fell back."""
+    options = vars(args)
+    refine = options.get("refine")
+    refine = None if refine in (None, "none") else refine
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        from ..models import is_downloaded, resolve
-
-        if not is_downloaded(args.model):
-            print(f"downloading {args.model} (first use)...", file=sys.stderr)
-            resolve(args.model, progress=print_progress)
-        refine = getattr(args, "refine", None)
-        if refine and refine != "none" and refine.startswith("movenet") and not is_downloaded(refine):
-            print(f"downloading {refine} (first use)...", file=sys.stderr)
-            resolve(refine, progress=print_progress)
-        est = PoseEstimator(args.model, backend=args.backend, threshold=getattr(args, "threshold", 0.1),
-                            input_size=getattr(args, "input_size", "auto"), scales=getattr(args, "scales", (1.0,)),
-                            extend=getattr(args, "extend", True),
-                            refine=None if refine in (None, "none") else refine,
-                            refine_margin=getattr(args, "refine_margin", DEFAULT_MARGIN),
-                            refine_passes=getattr(args, "refine_passes", 1))
+        for name in (args.model, refine):
+            if name is not None and name != "crop" and not is_downloaded(name):
+                print(f"downloading {name} (first use)...", file=sys.stderr)
+                resolve(name, progress=print_progress)
+        est = PoseEstimator(args.model, backend=args.backend, threshold=options.get("threshold", 0.1),
+                            input_size=options.get("input_size", "auto"), scales=options.get("scales", (1.0,)),
+                            extend=options.get("extend", True), refine=refine,
+                            refine_margin=options.get("refine_margin", DEFAULT_MARGIN),
+                            refine_passes=options.get("refine_passes", 1))
     if est.backend_message:
         print(f"warning: {est.backend_message}", file=sys.stderr)
     return est

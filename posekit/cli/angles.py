@@ -8,6 +8,7 @@ from pathlib import Path
 from ..errors import InvalidInputError
 from ..export import read_keypoints, write_angles_csv, write_mot, write_trc
 from ..kinematics import trajectories
+from . import add_convention_option
 
 
 def register(sub) -> None:
@@ -23,6 +24,7 @@ def register(sub) -> None:
                    help="the person (ID) for --trc / --mot (default: the one seen in the most frames)")
     p.add_argument("--height", type=float, metavar="METRES",
                    help="the person's height: --trc in metres (Y up) instead of pixels (Y down)")
+    add_convention_option(p)
     p.add_argument("--fps", type=float, default=None,
                    help="frame rate, when the file has no times (default: from the file's times, else 30)")
     p.set_defaults(func=run)
@@ -49,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     tracks = trajectories(frames, fps)
     if not tracks:
         raise InvalidInputError(f"{args.keypoints.name}: no person in any frame")
-    series = {tid: tr.angles() for tid, tr in tracks.items()}
+    series = {tid: tr.angles(convention=args.convention) for tid, tr in tracks.items()}
     rows = write_angles_csv(args.output, series)
     print(f"{args.output}: {rows} rows, {len(series)} people, {len(next(iter(series.values())).names)} angles")
     if args.trc or args.mot:

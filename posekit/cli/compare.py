@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..compare import compare_videos
 from ..errors import InvalidInputError
-from ..video import probe
+from ..video import MAX_SECONDS, probe
 from . import add_model_options, make_estimator
 
 
@@ -31,7 +31,7 @@ def register(sub) -> None:
                    help="how far (seconds) the timing may drift from a steady pace (default: 10%% of the longer "
                         "video, at least 2 s)")
     add_model_options(p, refine="none")  # --refine movenet_lightning: a second stage, at its cost per person
-    p.add_argument("--max-seconds", type=float, default=120.0, metavar="S",
+    p.add_argument("--max-seconds", type=float, default=float(MAX_SECONDS), metavar="S",
                    help="use at most the first S seconds of each video (default: %(default)s)")
     p.add_argument("--height", type=int, default=480, metavar="H", help="height of the side-by-side video")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")

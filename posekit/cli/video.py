@@ -1,4 +1,4 @@
-"""``video``: a video with the skeletons drawn (H.264 MP4), optionally keypoints per frame."""
+"""``video``: a video with the skeletons drawn (H.264 MP4), optionally keypoints per frame and OpenPose JSON."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..errors import InvalidInputError
+from ..sinks import OpenPoseFolder
+from ..video import probe, process_video
 from . import add_model_options, add_video_options, make_estimator
 
 
@@ -29,39 +32,23 @@ def _progress_printer():
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import InvalidInputError
-    from ..export import write_openpose_json
-    from ..video import probe, process_video
-
     probe(args.input)  # fail fast on a bad input, before loading the network
     if args.output.suffix.lower() not in (".mp4", ".m4v"):
         raise InvalidInputError(f"{args.output}: the output is an MP4 video; name it .mp4")
     fmt = "csv" if args.keypoints is not None and args.keypoints.suffix.lower() == ".csv" else "jsonl"
     est = make_estimator(args)
-    written: list[Path] = []
-    on_frame = None
-    if args.json_dir is not None:
-        args.json_dir.mkdir(parents=True, exist_ok=True)
-        stem = args.input.stem
-
-        def on_frame(index, time_s, poses):
-            written.append(write_openpose_json(args.json_dir / f"{stem}_{index:012d}_keypoints.json", poses))
-
+    sinks = [OpenPoseFolder(args.json_dir, args.input.stem, est.layout)] if args.json_dir is not None else []
     show = not args.quiet and sys.stderr.isatty()
     try:
         result = process_video(args.input, args.output, est, every=args.every, max_seconds=args.max_seconds,
                                max_frames=args.max_frames, output_height=args.height,
                                keypoints_path=args.keypoints, keypoints_format=fmt,
-                               progress=_progress_printer() if show else None, on_frame=on_frame,
-                               track=args.track, smooth=args.smooth)
-    except BaseException:
-        for path in written:  # no half set of per-frame files
-            path.unlink(missing_ok=True)
-        raise
+                               progress=_progress_printer() if show else None, track=args.track,
+                               smooth=args.smooth, sinks=sinks)
     finally:
         if show:
             print(file=sys.stderr)
-    if result.truncated:
+    if result.message:
         print(f"warning: {result.message}", file=sys.stderr)
     print(f"{result.path}: {result.frames} frames, {result.width}x{result.height} at {result.fps:g} fps"
           f"{' with audio' if result.has_audio else ''} ({result.fps_processed:.1f} frames/s processed)"
