@@ -6,7 +6,7 @@ OpenVINO graph, calibrated on real frames, check it against the float graph, and
 * **Calibration** (:func:`calibration_frames`): photos and video frames of people from a folder of your own
   (``build(..., calibration=DIR)``, ``$POSEKIT_CALIBRATION_DIR``, ``python -m posekit models quantize
   --calibration DIR``); never an evaluation set. The first stage is calibrated on the frames letterboxed exactly
-  as :class:`posekit.PoseEstimator` feeds them (height 368, width from each frame's aspect); MoveNet on the
+  as :class:`posekit.openpose.OpenPose` feeds them (height 368, width from each frame's aspect); MoveNet on the
   square crops around the people the float first stage finds in them, as :mod:`posekit.refine` cuts them.
 * **Quantization**: NNCF's post-training quantization (per-channel int8 weights, per-tensor int8 activations,
   fast bias correction) of the float graph read by OpenVINO; MoveNet's four small heads stay float
@@ -27,7 +27,8 @@ OpenVINO graph, calibrated on real frames, check it against the float graph, and
   builds a new graph instead of reusing a stale one.
 * **Check** (:func:`check`): before a runner is used (``auto`` included), it runs on the held-out inputs and
   its keypoint heatmaps must stay within :data:`CHECK_MAX_DIFF` (max) and :data:`CHECK_MEAN_DIFF` (mean) of the
-  float graph's; otherwise the float graph runs instead (posekit.backends says why).
+  float graph's (MoveNet: its decoded keypoints within :data:`MOVENET_MAX_CELLS` grid cells, see
+  :func:`differences`); otherwise the float graph runs instead (posekit.backends says why).
 """
 
 from __future__ import annotations
@@ -67,6 +68,8 @@ FRAMES_PER_VIDEO = 16
 #: used. A working int8 graph stays near 0.1 (max) and 0.003 (mean); a broken one is off by 0.5-1.
 CHECK_MAX_DIFF = 0.3
 CHECK_MEAN_DIFF = 0.01
+#: MoveNet: 90 % of its confident keypoints within this many grid cells of the float graph's (see differences).
+MOVENET_MAX_CELLS = 1.5
 #: Square crop side / the person's keypoint box side for MoveNet's calibration crops (posekit.refine's margin).
 CROP_MARGIN = 1.6
 
@@ -197,9 +200,9 @@ def float_model(spec: ModelSpec):
 
 def _first_stage_inputs(spec: ModelSpec, frames: Sequence[np.ndarray]) -> tuple[list, list]:
     """(calibration blobs at each frame's auto input size, held-out blobs at the model's own input size)."""
-    from .estimator import PoseEstimator  # noqa: PLC0415 - its letterboxing, exactly as at run time
+    from .openpose import OpenPose  # noqa: PLC0415 - its letterboxing, exactly as at run time
 
-    prep = PoseEstimator(spec, backend="cpu", refine=None)
+    prep = OpenPose(spec, backend="cpu")
     calib, held = _split(list(frames), CHECK_FRAMES)
     return ([prep.preprocess(f)[0] for f in calib],
             [prep.preprocess(f, tuple(spec.input_size))[0] for f in held])
@@ -207,10 +210,10 @@ def _first_stage_inputs(spec: ModelSpec, frames: Sequence[np.ndarray]) -> tuple[
 
 def _person_crops(spec: ModelSpec, frames: Sequence[np.ndarray], detector: str) -> np.ndarray:
     """(N, 3, S, S) float32 RGB crops around every person the float first stage finds in ``frames``."""
-    from .estimator import PoseEstimator  # noqa: PLC0415
     from .movenet import Crop, crop_square  # noqa: PLC0415
+    from .openpose import OpenPose  # noqa: PLC0415
 
-    est = PoseEstimator(detector, backend="openvino", refine=None)
+    est = OpenPose(detector, backend="openvino")
     size = spec.input_size[0]
     crops = []
     for frame in frames:
@@ -265,10 +268,25 @@ def _outputs(model, blobs: Sequence[np.ndarray]) -> list[np.ndarray]:
 
 
 def differences(spec: ModelSpec, int8: Sequence[np.ndarray], reference: Sequence[np.ndarray]) -> tuple[float, float]:
-    """(max, mean) |int8 - float| of the keypoint heatmaps over the outputs."""
+    """(max, mean) |int8 - float| of the keypoint heatmaps over the outputs. For MoveNet the first is instead
+    how far its decoded keypoints move (the 90th percentile over keypoints the float graph scores >= 0.3, in
+    grid cells) scaled so that :data:`CHECK_MAX_DIFF` is :data:`MOVENET_MAX_CELLS` cells: its sigmoid heatmaps
+    have sharp peaks, where a shift of a fraction of a cell is a large difference of values."""
     ch = heatmap_channels(spec)
     d = [np.abs(a[:, ch].astype(np.float32) - b[:, ch].astype(np.float32)) for a, b in zip(int8, reference)]
-    return max(float(x.max()) for x in d), float(np.mean([x.mean() for x in d]))
+    mean = float(np.mean([x.mean() for x in d]))
+    if spec.format != "tfjs":
+        return max(float(x.max()) for x in d), mean
+    from .movenet import decode  # noqa: PLC0415
+
+    moved = []
+    for a, b in zip(int8, reference):
+        ka, kb = decode(a.astype(np.float32)), decode(b.astype(np.float32))
+        sure = kb[..., 2] >= 0.3
+        moved.append((np.linalg.norm(ka[..., :2] - kb[..., :2], axis=-1) * a.shape[-1])[sure])
+    moved = np.concatenate(moved)
+    cells = float(np.percentile(moved, 90)) if moved.size else 0.0
+    return cells / MOVENET_MAX_CELLS * CHECK_MAX_DIFF, mean
 
 
 #: MoveNet's four heads (name parts of their operations in the converted graph): kept in float32. Quantized,
