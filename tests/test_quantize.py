@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 import pytest
 
-from tests.conftest import IMAGES, MOVENET_DIR, REFERENCE, TFLITE_DIR, VIDEOS, read_image
+from conftest import IMAGES, MOVENET_DIR, REFERENCE, TFLITE_DIR, VIDEOS, read_image
 
 pytest.importorskip("openvino")
 pytest.importorskip("nncf")
