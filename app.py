@@ -18,8 +18,10 @@ PAGES = {
     "image": st.Page("app_pages/image.py", title="Image", icon=":material/image:", url_path="image"),
     "video": st.Page("app_pages/video.py", title="Video", icon=":material/movie:", url_path="video"),
     "webcam": st.Page("app_pages/webcam.py", title="Webcam", icon=":material/videocam:", url_path="webcam"),
-    "matching": st.Page("app_pages/matching.py", title="Pose Matching", icon=":material/compare_arrows:", url_path="matching"),
-    "compare": st.Page("app_pages/compare.py", title="Compare videos", icon=":material/difference:", url_path="compare"),
+    "matching": st.Page("app_pages/matching.py", title="Pose Matching", icon=":material/compare_arrows:",
+                        url_path="matching"),
+    "compare": st.Page("app_pages/compare.py", title="Compare videos", icon=":material/difference:",
+                       url_path="compare"),
 }
 st.session_state["_pages"] = PAGES
 

@@ -40,7 +40,8 @@ d1.download_button("Download overlay (PNG)", common.png_bytes(overlay), file_nam
                    mime="image/png", icon=":material/download:", key="dl_overlay", on_click="ignore",
                    help="The skeletons over the photo at its full resolution.")
 d2.download_button("Download keypoints (JSON)", json.dumps(openpose_json(poses), indent=1),
-                   file_name=f"{base}_keypoints.json", mime="application/json", icon=":material/download:", key="dl_json", on_click="ignore",
+                   file_name=f"{base}_keypoints.json", mime="application/json", icon=":material/download:",
+                   key="dl_json", on_click="ignore",
                    help="OpenPose's --write_json format (COCO-18 keypoints: x, y, confidence).")
 
 if poses:

@@ -47,12 +47,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=200)
     args = ap.parse_args()
-    print(f"{'input':36s} {'people':>6s} {'peaks':>8s} {'pairs':>8s} {'assembly':>9s} {'extend':>8s} {'total':>8s} {'/target':>8s}")
+    print(f"{'input':36s} {'people':>6s} {'peaks':>8s} {'pairs':>8s} {'assembly':>9s} {'extend':>8s} "
+          f"{'total':>8s} {'/target':>8s}")
     for name, output in cases().items():
         decode(output, COCO18)  # warm-up
         n, (p, s, a, e, tot) = bench(output, args.repeat)
         ms = lambda v: f"{v * 1e3:7.3f}ms"  # noqa: E731
-        print(f"{name:36s} {n:6d} {ms(p):>8s} {ms(s):>8s} {ms(a):>9s} {ms(e):>8s} {ms(tot):>8s} {tot * 1e3 / TARGET_MS:7.2f}x")
+        print(f"{name:36s} {n:6d} {ms(p):>8s} {ms(s):>8s} {ms(a):>9s} {ms(e):>8s} {ms(tot):>8s} "
+              f"{tot * 1e3 / TARGET_MS:7.2f}x")
     print(f"(median of {args.repeat} runs; /target = total / {TARGET_MS:g} ms, the budget for 10 people)")
 
 

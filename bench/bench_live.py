@@ -28,8 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 import av  # noqa: E402
 import cv2  # noqa: E402
-
 from bench_video import rate  # noqa: E402  (bench/ is on sys.path when a bench runs as a script)
+
 from posekit import PoseEstimator  # noqa: E402
 from posekit.draw import draw_poses  # noqa: E402
 from posekit.live import LiveProcessor  # noqa: E402

@@ -1,3 +1,5 @@
+"""``python -m posekit``: the command line (:mod:`posekit.cli`)."""
+
 import sys
 
 from .cli import main

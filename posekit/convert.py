@@ -129,6 +129,117 @@ def activation_node(kind: str, pre: str, out: str, add_init: Callable[[str, np.n
     raise ValueError(f"unsupported fused activation {kind}")
 
 
+class _Builder:
+    """The ONNX nodes and initializers of one TFLite graph being converted, one method per TFLite op."""
+
+    def __init__(self, gr: _Graph) -> None:
+        self.gr, self.tfl = gr, gr.tfl
+        self.act_names = {v: k for k, v in vars(self.tfl.ActivationFunctionType).items() if not k.startswith("_")}
+        self.nodes: list = []
+        self.inits: list = []
+        self.renamed: dict[int, str] = {}  # tensor index -> value name in the ONNX graph
+
+    def value(self, t: int) -> str:
+        return self.renamed.get(t, self.gr.name(t))
+
+    def add_init(self, name: str, arr: np.ndarray) -> str:
+        self.inits.append(numpy_helper.from_array(np.ascontiguousarray(arr), name))
+        return name
+
+    def fused(self, op_type: str, inputs: list[str], out_t: int, fused: int, **attrs) -> None:
+        """``op_type`` writing ``out_t``, followed by its fused activation when it has one."""
+        final = self.value(out_t)
+        pre = final if self.act_names[fused] == "NONE" else final + "/pre_act"
+        self.nodes.append(helper.make_node(op_type, inputs, [pre], **attrs))
+        if pre != final:
+            self.nodes.append(activation_node(self.act_names[fused], pre, final, self.add_init))
+
+    def dequantize(self, op, ins, outs) -> None:
+        src = self.gr.const(ins[0])
+        if src is None:
+            raise ValueError("DEQUANTIZE of a non-constant tensor is not supported")
+        self.gr.consts[outs[0]] = src
+
+    def conv(self, op, ins, outs, depthwise: bool) -> None:
+        gr, tfl = self.gr, self.tfl
+        o = gr.options(op, tfl.DepthwiseConv2DOptions if depthwise else tfl.Conv2DOptions)
+        w = gr.const(ins[1])
+        bias = gr.const(ins[2]) if len(ins) > 2 and ins[2] >= 0 else None
+        kh, kw = w.shape[1], w.shape[2]
+        if depthwise:  # TFLite (1, kh, kw, C*mult) -> ONNX (C*mult, 1, kh, kw), one group per input channel
+            w = w.transpose(3, 0, 1, 2)
+            group = gr.shape(ins[0])[-1]
+        else:  # TFLite (O, kh, kw, I) -> ONNX (O, I, kh, kw)
+            w = w.transpose(0, 3, 1, 2)
+            group = 1
+        dh, dw = o.DilationHFactor() or 1, o.DilationWFactor() or 1
+        sh, sw = o.StrideH(), o.StrideW()
+        if o.Padding() == tfl.Padding.SAME:
+            (pt, pb), (pl, pr) = _same_pads(kh, sh, dh), _same_pads(kw, sw, dw)
+        else:
+            pt = pb = pl = pr = 0
+        base = self.value(outs[0])
+        conv_in = [self.value(ins[0]), self.add_init(base + "/W", w.astype(np.float32))]
+        if bias is not None:
+            conv_in.append(self.add_init(base + "/B", bias.astype(np.float32)))
+        self.fused("Conv", conv_in, outs[0], o.FusedActivationFunction(), kernel_shape=[kh, kw],
+                   strides=[sh, sw], dilations=[dh, dw], pads=[pt, pl, pb, pr], group=group)
+
+    def add(self, op, ins, outs) -> None:
+        o = self.gr.options(op, self.tfl.AddOptions)
+        for t in ins:
+            c = self.gr.const(t)
+            if c is not None and c.ndim == 4:
+                self.add_init(self.value(t), c.transpose(0, 3, 1, 2))
+            elif c is not None:
+                self.add_init(self.value(t), c.reshape(-1, 1, 1) if c.ndim == 1 else c)
+        self.fused("Add", [self.value(t) for t in ins], outs[0], o.FusedActivationFunction())
+
+    def concat(self, op, ins, outs) -> None:
+        o = self.gr.options(op, self.tfl.ConcatenationOptions)
+        self.fused("Concat", [self.value(t) for t in ins], outs[0], o.FusedActivationFunction(),
+                   axis=_NHWC_TO_NCHW_AXIS[o.Axis()])
+
+    def resize(self, op, ins, outs) -> None:
+        o = self.gr.options(op, self.tfl.ResizeBilinearOptions)
+        _, ih, iw, _ = self.gr.shape(ins[0])
+        _, oh, ow, _ = self.gr.shape(outs[0])
+        if o.AlignCorners():
+            mode = "align_corners"
+        elif o.HalfPixelCenters():
+            mode = "half_pixel"
+        else:
+            mode = "asymmetric"
+        base = self.value(outs[0])
+        roi = self.add_init(base + "/roi", np.zeros(0, np.float32))
+        scales = self.add_init(base + "/scales", np.array([1, 1, oh / ih, ow / iw], np.float32))
+        self.nodes.append(helper.make_node("Resize", [self.value(ins[0]), roi, scales], [base], mode="linear",
+                                           coordinate_transformation_mode=mode))
+
+    def op(self, kind: str, op, ins, outs) -> None:
+        handlers = {
+            "DEQUANTIZE": self.dequantize,
+            "CONV_2D": lambda *a: self.conv(*a, depthwise=False),
+            "DEPTHWISE_CONV_2D": lambda *a: self.conv(*a, depthwise=True),
+            "ADD": self.add,
+            "CONCATENATION": self.concat,
+            "RESIZE_BILINEAR": self.resize,
+        }
+        if kind not in handlers:
+            raise ValueError(f"unsupported TFLite op {kind}")
+        handlers[kind](op, ins, outs)
+
+
+def _io_dims(input_size: tuple[int, int]) -> tuple[list, list]:
+    """The ONNX input and output H, W dimensions for ``input_size`` ((0, 0): dynamic)."""
+    if input_size == (0, 0):
+        return ["height", "width"], ["out_height", "out_width"]
+    w_req, h_req = input_size
+    if w_req <= 0 or h_req <= 0 or w_req % INPUT_MULTIPLE or h_req % INPUT_MULTIPLE:
+        raise ValueError(f"input size must be positive multiples of {INPUT_MULTIPLE}, got {input_size}")
+    return [h_req, w_req], [h_req // 8, w_req // 8]
+
+
 def tflite_to_onnx_model(data: bytes, *, input_size: tuple[int, int] | None = None, opset: int = 13):
     """Build an ``onnx.ModelProto`` from the bytes of a TFLite OpenPose model (see the module docstring).
 
@@ -136,124 +247,22 @@ def tflite_to_onnx_model(data: bytes, *, input_size: tuple[int, int] | None = No
     the TFLite file's own size. ``(0, 0)`` leaves H and W dynamic (ONNX Runtime handles that; OpenCV's
     importer needs fixed sizes).
     """
-
     gr = _Graph(data)
-    tfl = gr.tfl
-    act_names = {v: k for k, v in vars(tfl.ActivationFunctionType).items() if not k.startswith("_")}
-    nodes, inits = [], []
-    renamed: dict[int, str] = {}  # tensor index -> value name in the ONNX graph
-
-    def value(t: int) -> str:
-        return renamed.get(t, gr.name(t))
-
-    def add_init(name: str, arr: np.ndarray) -> str:
-        inits.append(numpy_helper.from_array(np.ascontiguousarray(arr), name))
-        return name
-
-    def activation(out_t: int, pre: str, fused: int) -> None:
-        nodes.append(activation_node(act_names[fused], pre, value(out_t), add_init))
-
-    def fused_output(out_t: int, fused: int) -> str:
-        """Name for an op's raw output: the final name when no activation follows."""
-        return value(out_t) if act_names[fused] == "NONE" else value(out_t) + "/pre_act"
-
+    b = _Builder(gr)
     in_t = gr.g.Inputs(0)
     out_t = gr.g.Outputs(0)
-    renamed[in_t], renamed[out_t] = "image", "output"
+    b.renamed[in_t], b.renamed[out_t] = "image", "output"
     _, in_h, in_w, in_c = gr.shape(in_t)
     out_c = gr.shape(out_t)[-1]
-    if input_size is None:
-        input_size = (in_w, in_h)
-    if input_size == (0, 0):
-        in_dims, out_dims = ["height", "width"], ["out_height", "out_width"]
-    else:
-        w_req, h_req = input_size
-        if w_req <= 0 or h_req <= 0 or w_req % INPUT_MULTIPLE or h_req % INPUT_MULTIPLE:
-            raise ValueError(f"input size must be positive multiples of {INPUT_MULTIPLE}, got {input_size}")
-        in_dims, out_dims = [h_req, w_req], [h_req // 8, w_req // 8]
-
+    in_dims, out_dims = _io_dims((in_w, in_h) if input_size is None else input_size)
     for kind, op, ins, outs in gr.ops():
-        if kind == "DEQUANTIZE":
-            src = gr.const(ins[0])
-            if src is None:
-                raise ValueError("DEQUANTIZE of a non-constant tensor is not supported")
-            gr.consts[outs[0]] = src
-            continue
-        if kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
-            depthwise = kind == "DEPTHWISE_CONV_2D"
-            o = gr.options(op, tfl.DepthwiseConv2DOptions if depthwise else tfl.Conv2DOptions)
-            w = gr.const(ins[1])
-            bias = gr.const(ins[2]) if len(ins) > 2 and ins[2] >= 0 else None
-            kh, kw = w.shape[1], w.shape[2]
-            if depthwise:  # TFLite (1, kh, kw, C*mult) -> ONNX (C*mult, 1, kh, kw), one group per input channel
-                w = w.transpose(3, 0, 1, 2)
-                group = gr.shape(ins[0])[-1]
-            else:  # TFLite (O, kh, kw, I) -> ONNX (O, I, kh, kw)
-                w = w.transpose(0, 3, 1, 2)
-                group = 1
-            dh, dw = o.DilationHFactor() or 1, o.DilationWFactor() or 1
-            sh, sw = o.StrideH(), o.StrideW()
-            if o.Padding() == tfl.Padding.SAME:
-                (pt, pb), (pl, pr) = _same_pads(kh, sh, dh), _same_pads(kw, sw, dw)
-            else:
-                pt = pb = pl = pr = 0
-            base = value(outs[0])
-            conv_in = [value(ins[0]), add_init(base + "/W", w.astype(np.float32))]
-            if bias is not None:
-                conv_in.append(add_init(base + "/B", bias.astype(np.float32)))
-            pre = fused_output(outs[0], o.FusedActivationFunction())
-            nodes.append(helper.make_node(
-                "Conv", conv_in, [pre], kernel_shape=[kh, kw], strides=[sh, sw], dilations=[dh, dw],
-                pads=[pt, pl, pb, pr], group=group))
-            if pre != value(outs[0]):
-                activation(outs[0], pre, o.FusedActivationFunction())
-            continue
-        if kind == "ADD":
-            o = gr.options(op, tfl.AddOptions)
-            for t in ins:
-                c = gr.const(t)
-                if c is not None and c.ndim == 4:
-                    add_init(value(t), c.transpose(0, 3, 1, 2))
-                elif c is not None:
-                    add_init(value(t), c.reshape(-1, 1, 1) if c.ndim == 1 else c)
-            pre = fused_output(outs[0], o.FusedActivationFunction())
-            nodes.append(helper.make_node("Add", [value(t) for t in ins], [pre]))
-            if pre != value(outs[0]):
-                activation(outs[0], pre, o.FusedActivationFunction())
-            continue
-        if kind == "CONCATENATION":
-            o = gr.options(op, tfl.ConcatenationOptions)
-            axis = _NHWC_TO_NCHW_AXIS[o.Axis()]
-            pre = fused_output(outs[0], o.FusedActivationFunction())
-            nodes.append(helper.make_node("Concat", [value(t) for t in ins], [pre], axis=axis))
-            if pre != value(outs[0]):
-                activation(outs[0], pre, o.FusedActivationFunction())
-            continue
-        if kind == "RESIZE_BILINEAR":
-            o = gr.options(op, tfl.ResizeBilinearOptions)
-            _, ih, iw, _ = gr.shape(ins[0])
-            _, oh, ow, _ = gr.shape(outs[0])
-            if o.AlignCorners():
-                mode = "align_corners"
-            elif o.HalfPixelCenters():
-                mode = "half_pixel"
-            else:
-                mode = "asymmetric"
-            base = value(outs[0])
-            roi = add_init(base + "/roi", np.zeros(0, np.float32))
-            scales = add_init(base + "/scales", np.array([1, 1, oh / ih, ow / iw], np.float32))
-            nodes.append(helper.make_node(
-                "Resize", [value(ins[0]), roi, scales], [base], mode="linear",
-                coordinate_transformation_mode=mode))
-            continue
-        raise ValueError(f"unsupported TFLite op {kind}")
-
+        b.op(kind, op, ins, outs)
     graph = helper.make_graph(
-        nodes,
+        b.nodes,
         "posekit_openpose",
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, in_c, *in_dims])],
         [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, out_c, *out_dims])],
-        initializer=inits,
+        initializer=b.inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="posekit")
     model.ir_version = 8

@@ -132,21 +132,8 @@ def _find_heads(nodes: list[dict]) -> list[str]:
     return heads
 
 
-def tfjs_to_onnx_model(model_json: dict, weights: dict[str, np.ndarray], *, opset: int = 13):
-    """Build an ``onnx.ModelProto`` of a MoveNet TF.js graph up to its four heads (see the module docstring)."""
-
-    nodes = model_json["modelTopology"]["node"]
-    by_name = {n["name"]: n for n in nodes}
-    placeholders = [n for n in nodes if n["op"] == "Placeholder"]
-    if len(placeholders) != 1:
-        raise ValueError(f"expected one input, found {len(placeholders)}")
-    dims = [int(d["size"]) for d in _attr(placeholders[0], "shape")["shape"]["dim"]]
-    if len(dims) != 4 or dims[3] != 3 or dims[1] != dims[2]:
-        raise ValueError(f"expected a square NHWC RGB input, got {dims}")
-    size = dims[1]
-    heads = _find_heads(nodes)
-
-    # The nodes the heads need, in file order (the JSON is topologically sorted).
+def _needed(nodes: list[dict], by_name: dict[str, dict], heads: list[str]) -> set[str]:
+    """The names of the nodes the heads need."""
     needed: set[str] = set()
     stack = list(heads)
     while stack:
@@ -158,28 +145,37 @@ def tfjs_to_onnx_model(model_json: dict, weights: dict[str, np.ndarray], *, opse
         if node is None:
             raise ValueError(f"graph refers to a missing node {name!r}")
         stack.extend(_clean(i) for i in node.get("input", []) if not i.startswith("^"))
+    return needed
 
-    onnx_nodes, inits = [], []
-    alias: dict[str, str] = {}  # TF node -> ONNX value name
-    hw: dict[str, int] = {}  # spatial side of each activation (square maps)
-    init_names: set[str] = set()
 
-    def ref(tf_name: str) -> str:
-        return alias.get(_clean(tf_name), _clean(tf_name))
+class _Builder:
+    """The ONNX nodes and initializers of one TF.js graph being converted, one method per kind of TF op; tracks
+    the spatial side of every activation (MoveNet's maps are square)."""
 
-    def add_init(name: str, arr: np.ndarray) -> str:
-        if name not in init_names:
-            inits.append(numpy_helper.from_array(np.ascontiguousarray(arr), name))
-            init_names.add(name)
+    def __init__(self, by_name: dict[str, dict], weights: dict[str, np.ndarray]) -> None:
+        self.by_name, self.weights = by_name, weights
+        self.nodes: list = []
+        self.inits: list = []
+        self.alias: dict[str, str] = {}  # TF node -> ONNX value name
+        self.hw: dict[str, int] = {}  # spatial side of each activation
+        self.init_names: set[str] = set()
+
+    def ref(self, tf_name: str) -> str:
+        return self.alias.get(_clean(tf_name), _clean(tf_name))
+
+    def add_init(self, name: str, arr: np.ndarray) -> str:
+        if name not in self.init_names:
+            self.inits.append(numpy_helper.from_array(np.ascontiguousarray(arr), name))
+            self.init_names.add(name)
         return name
 
-    def const(tf_name: str) -> np.ndarray | None:
-        node = by_name.get(_clean(tf_name))
+    def const(self, tf_name: str) -> np.ndarray | None:
+        node = self.by_name.get(_clean(tf_name))
         if node is None or node["op"] != "Const":
             return None
-        return weights[node["name"]]
+        return self.weights[node["name"]]
 
-    def nchw_const(name: str, arr: np.ndarray) -> str:
+    def nchw_const(self, name: str, arr: np.ndarray) -> str:
         """A constant operand of an elementwise op on NHWC maps, laid out for NCHW."""
         arr = np.asarray(arr, np.float32)
         if arr.ndim == 4:
@@ -188,130 +184,154 @@ def tfjs_to_onnx_model(model_json: dict, weights: dict[str, np.ndarray], *, opse
             arr = arr.reshape(-1, 1, 1)
         elif arr.ndim in (2, 3):
             raise ValueError(f"cannot lay out a constant of shape {arr.shape} for NCHW ({name})")
-        return add_init(name, arr)
+        return self.add_init(name, arr)
 
-    def activation(pre: str, out: str, kind: str) -> None:
+    def activation(self, pre: str, out: str, kind: str) -> None:
         if kind not in ("Relu", "Relu6"):
             raise ValueError(f"unsupported fused activation {kind}")
-        onnx_nodes.append(activation_node(kind, pre, out, add_init))
+        self.nodes.append(activation_node(kind, pre, out, self.add_init))
 
-    alias[placeholders[0]["name"]] = "image"
-    hw[placeholders[0]["name"]] = size
-    for node in nodes:
+    def add(self, node: dict, ins: list[str]) -> None:
         name, op = node["name"], node["op"]
-        if name not in needed or op in ("Const", "Placeholder"):
-            continue
-        ins = [i for i in node.get("input", []) if not i.startswith("^")]
         if op in _PASS_THROUGH:
             # Batch-axis shuffles of the preprocessing (unstack / expand / squeeze one image): identities here.
             if op in ("Unpack", "Pack") and _attr(node, "num", 1) != 1 and len(ins) != 1:
                 raise ValueError(f"{op} of several tensors is not supported ({name})")
-            alias[name] = ref(ins[0])
-            hw[name] = hw[_clean(ins[0])]
-            continue
-        if op in ("_FusedConv2D", "Conv2D", "FusedDepthwiseConv2dNative", "DepthwiseConv2dNative"):
-            depthwise = "Depthwise" in op
-            x = _clean(ins[0])
-            w = const(ins[1])
-            if w is None:
-                raise ValueError(f"{name}: non-constant filter")
-            fused = _attr(node, "fused_ops", []) if op.startswith(("_Fused", "Fused")) else []
-            bias = None
-            if "BiasAdd" in fused:
-                bias = const(ins[2])
-            extra = [f for f in fused if f != "BiasAdd"]
-            if _attr(node, "data_format", "NHWC") != "NHWC":
-                raise ValueError(f"{name}: only NHWC graphs are supported")
-            kh, kw, cin, cout = w.shape
-            if depthwise:  # (kh, kw, C, mult) -> (C*mult, 1, kh, kw), one group per input channel
-                w_onnx = w.transpose(2, 3, 0, 1).reshape(cin * cout, 1, kh, kw)
-                group = cin
-            else:  # (kh, kw, I, O) -> (O, I, kh, kw)
-                w_onnx = w.transpose(3, 2, 0, 1)
-                group = 1
-            strides = _attr(node, "strides", [1, 1, 1, 1])[1:3]
-            dil = _attr(node, "dilations", [1, 1, 1, 1])[1:3]
-            padding = _attr(node, "padding", "VALID")
-            side = hw[x]
-            if padding == "SAME":
-                pt, pb = _same_pads(side, kh, strides[0], dil[0])
-                pl, pr = _same_pads(side, kw, strides[1], dil[1])
-                out_side = -(-side // strides[0])
-            elif padding == "VALID":
-                pt = pb = pl = pr = 0
-                out_side = (side - ((kh - 1) * dil[0] + 1)) // strides[0] + 1
+            self.alias[name] = self.ref(ins[0])
+            self.hw[name] = self.hw[_clean(ins[0])]
+        elif op in ("_FusedConv2D", "Conv2D", "FusedDepthwiseConv2dNative", "DepthwiseConv2dNative"):
+            self.conv(node, ins)
+        elif op in ("AddV2", "Add", "Sub", "Mul", "RealDiv", "SquaredDifference"):
+            self.elementwise(node, ins)
+        elif op in ("Relu", "Relu6", "Sigmoid"):
+            if op == "Sigmoid":
+                self.nodes.append(helper.make_node("Sigmoid", [self.ref(ins[0])], [name]))
             else:
-                raise ValueError(f"{name}: unsupported padding {padding}")
-            conv_in = [ref(x), add_init(name + "/W", w_onnx.astype(np.float32))]
-            if bias is not None:
-                conv_in.append(add_init(name + "/B", bias.astype(np.float32)))
-            pre = name + "/pre_act" if extra else name
-            onnx_nodes.append(helper.make_node(
-                "Conv", conv_in, [pre], kernel_shape=[kh, kw], strides=strides, dilations=dil,
-                pads=[pt, pl, pb, pr], group=group))
-            if len(extra) > 1:
-                raise ValueError(f"{name}: unsupported fused ops {fused}")
-            if extra:
-                activation(pre, name, extra[0])
-            hw[name] = out_side
-            continue
-        if op in ("AddV2", "Add", "Sub", "Mul", "RealDiv", "SquaredDifference"):
-            if op == "SquaredDifference":
-                raise ValueError(f"{name}: SquaredDifference belongs to the decoding, not the network")
-            onnx_op = {"AddV2": "Add", "Add": "Add", "Sub": "Sub", "Mul": "Mul", "RealDiv": "Div"}[op]
-            operands = []
-            for i in ins:
-                c = const(i)
-                operands.append(nchw_const(_clean(i), c) if c is not None else ref(i))
-            onnx_nodes.append(helper.make_node(onnx_op, operands, [name]))
-            hw[name] = next(hw[_clean(i)] for i in ins if const(i) is None)
-            continue
-        if op in ("Relu", "Relu6"):
-            activation(ref(ins[0]), name, op)
-            hw[name] = hw[_clean(ins[0])]
-            continue
-        if op == "Sigmoid":
-            onnx_nodes.append(helper.make_node("Sigmoid", [ref(ins[0])], [name]))
-            hw[name] = hw[_clean(ins[0])]
-            continue
-        if op == "ResizeBilinear":
-            target = const(ins[1])
-            if target is None or target[0] != target[1]:
-                raise ValueError(f"{name}: needs a constant square target size")
-            src = hw[_clean(ins[0])]
-            if _attr(node, "align_corners", False):
-                mode = "align_corners"
-            elif _attr(node, "half_pixel_centers", False):
-                mode = "half_pixel"
-            else:
-                mode = "asymmetric"
-            roi = add_init(name + "/roi", np.zeros(0, np.float32))
-            scale = float(target[0]) / src
-            scales = add_init(name + "/scales", np.array([1, 1, scale, scale], np.float32))
-            onnx_nodes.append(helper.make_node("Resize", [ref(ins[0]), roi, scales], [name], mode="linear",
-                                               coordinate_transformation_mode=mode))
-            hw[name] = int(target[0])
-            continue
-        raise ValueError(f"unsupported TF.js op {op} ({name})")
-
-    outs = []
-    for (_, title), head in zip(HEADS, heads):
-        if title in _SIGMOID_HEADS:
-            onnx_nodes.append(helper.make_node("Sigmoid", [ref(head)], [f"{title}_sigmoid"]))
-            outs.append(f"{title}_sigmoid")
+                self.activation(self.ref(ins[0]), name, op)
+            self.hw[name] = self.hw[_clean(ins[0])]
+        elif op == "ResizeBilinear":
+            self.resize(node, ins)
         else:
-            outs.append(ref(head))
-    sides = {hw[h] for h in heads}
-    if len(sides) != 1:
-        raise ValueError(f"the heads have different resolutions: {sides}")
-    grid = sides.pop()
-    onnx_nodes.append(helper.make_node("Concat", outs, ["heads"], axis=1))
+            raise ValueError(f"unsupported TF.js op {op} ({name})")
+
+    def conv(self, node: dict, ins: list[str]) -> None:
+        name, op = node["name"], node["op"]
+        depthwise = "Depthwise" in op
+        x = _clean(ins[0])
+        w = self.const(ins[1])
+        if w is None:
+            raise ValueError(f"{name}: non-constant filter")
+        fused = _attr(node, "fused_ops", []) if op.startswith(("_Fused", "Fused")) else []
+        bias = self.const(ins[2]) if "BiasAdd" in fused else None
+        extra = [f for f in fused if f != "BiasAdd"]
+        if _attr(node, "data_format", "NHWC") != "NHWC":
+            raise ValueError(f"{name}: only NHWC graphs are supported")
+        kh, kw, cin, cout = w.shape
+        if depthwise:  # (kh, kw, C, mult) -> (C*mult, 1, kh, kw), one group per input channel
+            w_onnx = w.transpose(2, 3, 0, 1).reshape(cin * cout, 1, kh, kw)
+            group = cin
+        else:  # (kh, kw, I, O) -> (O, I, kh, kw)
+            w_onnx = w.transpose(3, 2, 0, 1)
+            group = 1
+        strides = _attr(node, "strides", [1, 1, 1, 1])[1:3]
+        dil = _attr(node, "dilations", [1, 1, 1, 1])[1:3]
+        padding = _attr(node, "padding", "VALID")
+        side = self.hw[x]
+        if padding == "SAME":
+            pt, pb = _same_pads(side, kh, strides[0], dil[0])
+            pl, pr = _same_pads(side, kw, strides[1], dil[1])
+            out_side = -(-side // strides[0])
+        elif padding == "VALID":
+            pt = pb = pl = pr = 0
+            out_side = (side - ((kh - 1) * dil[0] + 1)) // strides[0] + 1
+        else:
+            raise ValueError(f"{name}: unsupported padding {padding}")
+        conv_in = [self.ref(x), self.add_init(name + "/W", w_onnx.astype(np.float32))]
+        if bias is not None:
+            conv_in.append(self.add_init(name + "/B", bias.astype(np.float32)))
+        pre = name + "/pre_act" if extra else name
+        self.nodes.append(helper.make_node(
+            "Conv", conv_in, [pre], kernel_shape=[kh, kw], strides=strides, dilations=dil,
+            pads=[pt, pl, pb, pr], group=group))
+        if len(extra) > 1:
+            raise ValueError(f"{name}: unsupported fused ops {fused}")
+        if extra:
+            self.activation(pre, name, extra[0])
+        self.hw[name] = out_side
+
+    def elementwise(self, node: dict, ins: list[str]) -> None:
+        name, op = node["name"], node["op"]
+        if op == "SquaredDifference":
+            raise ValueError(f"{name}: SquaredDifference belongs to the decoding, not the network")
+        onnx_op = {"AddV2": "Add", "Add": "Add", "Sub": "Sub", "Mul": "Mul", "RealDiv": "Div"}[op]
+        operands = []
+        for i in ins:
+            c = self.const(i)
+            operands.append(self.nchw_const(_clean(i), c) if c is not None else self.ref(i))
+        self.nodes.append(helper.make_node(onnx_op, operands, [name]))
+        self.hw[name] = next(self.hw[_clean(i)] for i in ins if self.const(i) is None)
+
+    def resize(self, node: dict, ins: list[str]) -> None:
+        name = node["name"]
+        target = self.const(ins[1])
+        if target is None or target[0] != target[1]:
+            raise ValueError(f"{name}: needs a constant square target size")
+        src = self.hw[_clean(ins[0])]
+        if _attr(node, "align_corners", False):
+            mode = "align_corners"
+        elif _attr(node, "half_pixel_centers", False):
+            mode = "half_pixel"
+        else:
+            mode = "asymmetric"
+        roi = self.add_init(name + "/roi", np.zeros(0, np.float32))
+        scale = float(target[0]) / src
+        scales = self.add_init(name + "/scales", np.array([1, 1, scale, scale], np.float32))
+        self.nodes.append(helper.make_node("Resize", [self.ref(ins[0]), roi, scales], [name], mode="linear",
+                                           coordinate_transformation_mode=mode))
+        self.hw[name] = int(target[0])
+
+    def heads(self, heads: list[str]) -> int:
+        """Concatenate the heads (sigmoid where the decoder expects it) into ``heads``; returns their grid side."""
+        outs = []
+        for (_, title), head in zip(HEADS, heads):
+            if title in _SIGMOID_HEADS:
+                self.nodes.append(helper.make_node("Sigmoid", [self.ref(head)], [f"{title}_sigmoid"]))
+                outs.append(f"{title}_sigmoid")
+            else:
+                outs.append(self.ref(head))
+        sides = {self.hw[h] for h in heads}
+        if len(sides) != 1:
+            raise ValueError(f"the heads have different resolutions: {sides}")
+        self.nodes.append(helper.make_node("Concat", outs, ["heads"], axis=1))
+        return sides.pop()
+
+
+def tfjs_to_onnx_model(model_json: dict, weights: dict[str, np.ndarray], *, opset: int = 13):
+    """Build an ``onnx.ModelProto`` of a MoveNet TF.js graph up to its four heads (see the module docstring)."""
+    nodes = model_json["modelTopology"]["node"]
+    by_name = {n["name"]: n for n in nodes}
+    placeholders = [n for n in nodes if n["op"] == "Placeholder"]
+    if len(placeholders) != 1:
+        raise ValueError(f"expected one input, found {len(placeholders)}")
+    dims = [int(d["size"]) for d in _attr(placeholders[0], "shape")["shape"]["dim"]]
+    if len(dims) != 4 or dims[3] != 3 or dims[1] != dims[2]:
+        raise ValueError(f"expected a square NHWC RGB input, got {dims}")
+    size = dims[1]
+    heads = _find_heads(nodes)
+    needed = _needed(nodes, by_name, heads)  # built in file order: the JSON is topologically sorted
+    b = _Builder(by_name, weights)
+    b.alias[placeholders[0]["name"]] = "image"
+    b.hw[placeholders[0]["name"]] = size
+    for node in nodes:
+        if node["name"] in needed and node["op"] not in ("Const", "Placeholder"):
+            b.add(node, [i for i in node.get("input", []) if not i.startswith("^")])
+    grid = b.heads(heads)
     graph = helper.make_graph(
-        onnx_nodes,
+        b.nodes,
         "posekit_movenet",
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, size, size])],
         [helper.make_tensor_value_info("heads", TensorProto.FLOAT, ["batch", 86, grid, grid])],
-        initializer=inits,
+        initializer=b.inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="posekit")
     model.ir_version = 8

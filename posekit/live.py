@@ -18,10 +18,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+import av
 import numpy as np
 
+from .draw import draw_person_labels, draw_poses
 from .pose import Pose, image_size, most_prominent
 from .similarity import compare
+from .smoothing import OneEuroSmoother
+from .tracking import Tracker
 
 Renderer = Callable[[np.ndarray, Sequence[Pose]], np.ndarray]
 
@@ -124,9 +128,6 @@ class LiveProcessor:
         self._last_done: float | None = None
         self._tracker = self._smoother = None
         if track:
-            from .smoothing import OneEuroSmoother
-            from .tracking import Tracker
-
             self._tracker = Tracker(max_unseen=30)
             self._smoother = OneEuroSmoother() if smooth else None
         self._reset_tracking = False
@@ -210,8 +211,6 @@ class LiveProcessor:
 
     def on_video_frame(self, frame: Any) -> Any:
         """A streamlit-webrtc ``video_frame_callback``: ``av.VideoFrame`` in, annotated ``av.VideoFrame`` out."""
-        import av
-
         out = self.process(frame.to_ndarray(format="bgr24"))
         new = av.VideoFrame.from_ndarray(out, format="bgr24")
         new.pts = frame.pts
@@ -352,8 +351,6 @@ class LiveProcessor:
 
 
 def _draw_with_ids(bgr: np.ndarray, poses: Sequence[Pose]) -> np.ndarray:
-    from .draw import draw_person_labels, draw_poses
-
     out = draw_poses(bgr, poses)
     return draw_person_labels(out, poses, copy=False) if poses else out
 

@@ -46,6 +46,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
+from .kinematics import Trajectory
 from .pose import Pose
 from .tracking import person_size
 
@@ -270,8 +271,6 @@ def _fill_conf(conf: np.ndarray, filled: np.ndarray) -> np.ndarray:
 def smooth_trajectory(trajectory, fps: float, params: OfflineParams = OfflineParams()):
     """The zero-phase pass over one person's whole :class:`~posekit.kinematics.Trajectory`; returns a new one,
     on every frame from the first to the last, short holes filled (long holes keep the person absent)."""
-    from .kinematics import Trajectory
-
     if len(trajectory) == 0:
         return trajectory
     xy, conf, grid = _dense(np.asarray(trajectory.frames), np.asarray(trajectory.keypoints, np.float32))

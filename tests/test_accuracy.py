@@ -9,7 +9,6 @@ import io
 
 import numpy as np
 import pytest
-from conftest import SHARED
 
 from posekit.accuracy import (
     BODY_JOINTS,
@@ -33,6 +32,8 @@ from posekit.errors import InvalidInputError
 from posekit.export import coco_results
 from posekit.imageio import load_image
 from posekit.layouts import COCO17_KEYPOINTS
+
+from conftest import SHARED
 
 EVAL = SHARED / "eval"
 

@@ -16,7 +16,7 @@ MAX_LINES = {"process_video": 60}
 #: Imported inside functions on purpose: optional dependencies (posekit runs without them) and heavy ones that a
 #: command which does not need them must not pay for at start-up.
 OPTIONAL = {"ray", "onnxruntime", "openvino", "pycocotools", "tflite", "ai_edge_litert", "tflite_runtime",
-            "streamlit", "nncf", "opensim", "matplotlib"}
+            "streamlit", "nncf", "opensim", "matplotlib", "fcntl"}
 
 
 def _modules():

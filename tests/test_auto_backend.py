@@ -7,9 +7,10 @@ import warnings
 import numpy as np
 import pytest
 
-from conftest import CMU_DIR, read_image
 from posekit import PoseEstimator, backends
 from posekit.backends import AUTO_ORDER, DEFAULT_BACKEND, plain_reason
+
+from conftest import CMU_DIR, read_image
 
 
 def test_auto_is_the_default_and_picks_the_fastest_installed_engine(fast_estimator):
@@ -56,8 +57,9 @@ def test_auto_passes_over_engines_that_are_not_installed_without_a_warning(monke
 
 
 def test_auto_runs_cmu_caffe_models_on_opencv(tmp_path, monkeypatch):
-    from caffe_weights import write_random_caffemodel
     from posekit.models import get_model
+
+    from caffe_weights import write_random_caffemodel
 
     spec = get_model("openpose_coco")
     (tmp_path / spec.config.filename).symlink_to(CMU_DIR / spec.config.filename)

@@ -16,13 +16,24 @@ from pathlib import Path
 import cv2
 import pytest
 
-from clips import read_frames, write_clip
-from conftest import IMAGES, ROOT, VIDEOS
-
-from posekit.batch import (DONE, FAILED, MANIFEST, PARTIAL, SKIPPED, LocalEngine, RayEngine, Settings,
-                           collect_inputs, output_names, run_batch)
+from posekit.batch import (
+    DONE,
+    FAILED,
+    MANIFEST,
+    PARTIAL,
+    SKIPPED,
+    LocalEngine,
+    RayEngine,
+    Settings,
+    collect_inputs,
+    output_names,
+    run_batch,
+)
 from posekit.errors import InvalidInputError, PosekitError
 from posekit.video import probe
+
+from clips import read_frames, write_clip
+from conftest import IMAGES, ROOT, VIDEOS
 
 MODEL = "mobilenet_v2_0.5"
 SETTINGS = Settings(model=MODEL, keypoints="jsonl", overlay=True, openpose_json=True, angles=True)
@@ -110,7 +121,8 @@ def assert_library_done(out: Path, summary) -> None:
     with open(out / "clips/dance_a.mp4.angles.csv", newline="") as f:
         angles = list(csv.DictReader(f))
     assert {int(a["frame"]) for a in angles} <= set(range(8)) and angles
-    assert "right_elbow" in angles[0] and len({a["person"] for a in angles}) == int(r["clips/dance_a.mp4"]["people"])
+    assert "right_elbow_flexion" in angles[0]
+    assert len({a["person"] for a in angles}) == int(r["clips/dance_a.mp4"]["people"])
     first = json.loads((out / "clips/dance_a.mp4.keypoints.jsonl").read_text().splitlines()[0])
     assert all("id" in person and "angles" in person for person in first["people"])
     assert (out / "photos/golf.jpg.overlay.jpg").stat().st_size > 0

@@ -12,9 +12,20 @@ import pytest
 
 from posekit.cli import main
 from posekit.errors import InvalidInputError
-from posekit.export import (CHAIN_FRACTION, angles_csv_text, csv_header, csv_rows, jsonl_line, openpose_json,
-                            parse_jsonl_line, pixels_per_metre, poses_from_openpose, read_keypoints, write_mot,
-                            write_trc)
+from posekit.export import (
+    CHAIN_FRACTION,
+    angles_csv_text,
+    csv_header,
+    csv_rows,
+    jsonl_line,
+    openpose_json,
+    parse_jsonl_line,
+    pixels_per_metre,
+    poses_from_openpose,
+    read_keypoints,
+    write_mot,
+    write_trc,
+)
 from posekit.kinematics import ANGLES, angles, trajectories
 
 from test_kinematics import STANDING, make_pose

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from conftest import read_image
 from posekit.draw import draw_keypoint_label, draw_poses, label_scale
 from posekit.pose import Pose
 from posekit.testing import standing_person
+
+from conftest import read_image
 
 
 def _label_box(size: int, background: int):

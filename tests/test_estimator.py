@@ -9,12 +9,13 @@ import cv2
 import numpy as np
 import pytest
 
-from caffe_weights import write_random_caffemodel
-from conftest import CMU_DIR, read_image
 from posekit import Estimator, PoseEstimator, TwoStage, backends
 from posekit.errors import InvalidInputError, ModelError
 from posekit.layouts import BODY25, COCO18, MPI15
 from posekit.refine import CropRefiner
+
+from caffe_weights import write_random_caffemodel
+from conftest import CMU_DIR, read_image
 
 # Checked by eye on overlays once (left to right), then asserted with tolerances.
 P3_NECKS = [(131, 257), (292, 174), (453, 264)]

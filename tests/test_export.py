@@ -12,8 +12,17 @@ import pytest
 
 from posekit.errors import InvalidInputError
 from posekit.export import (
-    coco_results, csv_header, csv_rows, csv_text, jsonl_line, openpose_json, parse_jsonl_line,
-    poses_from_openpose, read_openpose_json, write_csv, write_openpose_json,
+    coco_results,
+    csv_header,
+    csv_rows,
+    csv_text,
+    jsonl_line,
+    openpose_json,
+    parse_jsonl_line,
+    poses_from_openpose,
+    read_openpose_json,
+    write_csv,
+    write_openpose_json,
 )
 from posekit.layouts import BODY25, COCO17_KEYPOINTS, COCO18, MPI15, get_layout
 from posekit.pose import Pose

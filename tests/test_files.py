@@ -54,6 +54,7 @@ def test_a_missing_folder_is_a_clear_error(tmp_path):
 def test_cli_outputs_are_readable_by_others(tmp_path, umask_022, model_dir):
     """The files the CLI writes (overlay PNG, OpenPose JSON, keypoints CSV, TRC, MOT, angle CSV) get 0o644."""
     from posekit.cli import main
+
     from tests.conftest import IMAGES, VIDEOS
 
     assert main(["estimate", str(IMAGES / "p3.jpg"), "--model", "mobilenet_v2_0.5", "--refine", "none",

@@ -10,12 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import REFERENCE
-from posekit.errors import InvalidInputError
 from posekit import grouping
+from posekit.errors import InvalidInputError
 from posekit.grouping import decode, find_peaks, score_limb, similar_limbs, tree_limbs
 from posekit.layouts import BODY25, COCO18, MPI15
-from posekit.testing import synthetic_output, standing_person
+from posekit.testing import standing_person, synthetic_output
+
+from conftest import REFERENCE
 
 STRIDE = 8  # reference outputs: 368x432 input, 46x54 output
 

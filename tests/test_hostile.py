@@ -23,11 +23,12 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from clips import read_frames, write_clip
-from conftest import IMAGES, ROOT, VIDEOS, read_image
 from posekit.errors import InvalidInputError
 from posekit.imageio import encode_image, load_image
 from posekit.video import probe, process_video
+
+from clips import read_frames, write_clip
+from conftest import IMAGES, ROOT, VIDEOS, read_image
 
 P3 = IMAGES / "p3.jpg"
 

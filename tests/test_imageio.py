@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import IMAGES, read_image
 from posekit.errors import InvalidInputError
 from posekit.imageio import IMAGE_TYPES, encode_image, load_image
+
+from conftest import IMAGES, read_image
 
 
 def _png(im: Image.Image, **kw) -> bytes:

@@ -10,9 +10,10 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import CMU_DIR, TFLITE_DIR
 from posekit import models
 from posekit.errors import ChecksumError, DownloadError, ModelError
+
+from conftest import CMU_DIR, TFLITE_DIR
 
 DM05 = "mobilenet_v2_pose_dm05_368_432_weight_quant.tflite"
 

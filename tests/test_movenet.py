@@ -14,11 +14,12 @@ import numpy as np
 import onnx
 import pytest
 
-from conftest import MOVENET_DIR, REFERENCE
 from posekit.convert_tfjs import load_weights, tfjs_to_onnx
 from posekit.errors import ModelError
 from posekit.models import FIRST_STAGE_MODELS, MODELS, SECOND_STAGE_MODELS, file_sha256, resolve
 from posekit.movenet import Crop, MoveNet, centre_weight, crop_square, decode
+
+from conftest import MOVENET_DIR, REFERENCE
 
 REFS = sorted((REFERENCE / "movenet").glob("*.npz"))
 VARIANTS = ("thunder", "lightning")

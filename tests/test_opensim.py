@@ -18,6 +18,7 @@ from posekit.cli import main
 from posekit.export import mot_columns
 from posekit.layouts import COCO18
 from posekit.video import process_video
+
 from tests.conftest import VIDEOS
 from tests.golden.replay import ReplayEstimator
 

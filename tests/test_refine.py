@@ -11,13 +11,14 @@ import threading
 import numpy as np
 import pytest
 
-from conftest import SHARED, read_image
 from posekit import PoseEstimator
 from posekit.errors import ModelError
 from posekit.layouts import COCO18
 from posekit.pose import Pose, most_prominent
 from posekit.refine import MATCH_PASSES, MoveNetRefiner, Refiner, make_refiner, person_crop
 from posekit.similarity import compare
+
+from conftest import SHARED, read_image
 
 PHOTOS = ["golf.jpg", "handsup1.jpg", "p2.jpg", "p3.jpg", "ski.jpg", "valid_person1.jpg", "apink2.jpg",
           "COCO_val2014_000000000241.jpg", "COCO_val2014_000000000328.jpg"]

@@ -20,8 +20,6 @@ import av
 import cv2
 import numpy as np
 import pytest
-from clips import write_clip
-from conftest import IMAGES, ROOT
 
 from posekit.errors import InvalidInputError
 from posekit.normalise import normalise
@@ -38,6 +36,9 @@ from posekit.sequence import (
 )
 from posekit.similarity import compare
 from posekit.testing import standing_person
+
+from clips import write_clip
+from conftest import IMAGES, ROOT
 
 # (x0, y0, x1, y1) of one person in each photo
 CROPS = {"golf.jpg": (250, 300, 720, 950), "ski.jpg": (380, 40, 575, 620), "p2.jpg": (20, 40, 260, 410),

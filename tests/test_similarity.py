@@ -10,7 +10,6 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from conftest import IMAGES, ROOT, read_image
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -30,6 +29,8 @@ from posekit.similarity import (
     select_person,
 )
 from posekit.testing import standing_person
+
+from conftest import IMAGES, ROOT, read_image
 
 # --- strategies -------------------------------------------------------------------------------------------
 
@@ -292,7 +293,8 @@ def test_joint_angles_are_those_of_kinematics():
     a, b = Pose(kp, 1.0), Pose(standing_person(80, 50, 40), 1.0)
     sim = compare(a, b)
     assert [x.name for x in sim.angles] == [ANGLES_BY_NAME[n].label.lower() for n in COMPARED_ANGLES]
-    kin_a, kin_b = angles(a, convention="included"), angles(b, convention="included")  # similarity compares included angles
+    # similarity compares included angles
+    kin_a, kin_b = angles(a, convention="included"), angles(b, convention="included")
     for x, name in zip(sim.angles, COMPARED_ANGLES):
         assert x.a_deg == pytest.approx(kin_a[name], abs=1e-4), name
         assert x.b_deg == pytest.approx(kin_b[name], abs=1e-4), name

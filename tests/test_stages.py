@@ -8,7 +8,6 @@ import json
 import threading
 
 import pytest
-from conftest import VIDEOS
 
 from posekit import export, sinks
 from posekit.batch import Settings
@@ -22,6 +21,8 @@ from posekit.stages import estimate, estimator_facts, report_progress, run, smoo
 from posekit.tracking import Tracker
 from posekit.video import process_video
 from posekit.videoio import FrameSource, Limits, VideoInfo, probe
+
+from conftest import VIDEOS
 
 DANCE = VIDEOS / "dance.avi"
 DEMO = VIDEOS / "demo.mp4"  # 5 frames, 960 x 540, 7 people, no sound

@@ -72,7 +72,8 @@ def test_missing_person_returns_with_same_id_and_new_person_gets_new_id():
             people.append(person_at(600, 10))
         tracker.update(people, t)
         ids.append([p.track_id for p in people])
-    assert all(i[0] == 1 for t, i in enumerate(ids) if not 10 <= t < 18)  # the walker kept ID 1 across the gap (predicted to where it came back)
+    # the walker kept ID 1 across the gap (predicted to where it came back)
+    assert all(i[0] == 1 for t, i in enumerate(ids) if not 10 <= t < 18)
     assert all(i[1] == 2 for i in ids[30:])
     assert tracker.ids_issued == 2
 

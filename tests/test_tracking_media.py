@@ -88,7 +88,7 @@ def test_real_people_crossing_keep_their_ids(crossing_clip, fast_estimator, tmp_
     assert set(result.people) >= ids[0] | ids[1]  # a picture of each
     rows = list(csv.DictReader(open(tmp_path / "k.csv")))
     assert {int(r["person"]) for r in rows} >= ids[0] | ids[1]
-    assert "right_knee" in rows[0] and rows[0]["time"] != ""
+    assert "right_knee_flexion" in rows[0] and rows[0]["time"] != ""
 
 
 def test_dance_people_present_for_a_second(fast_estimator, tmp_path):

@@ -11,10 +11,11 @@ import av
 import cv2
 import numpy as np
 import pytest
-from clips import read_frames, write_clip
-from conftest import VIDEOS, read_image
 
 from posekit.video import VideoInfo, probe, process_video
+
+from clips import read_frames, write_clip
+from conftest import VIDEOS, read_image
 
 DANCE = VIDEOS / "dance.avi"
 DEMO = VIDEOS / "demo.mp4"

@@ -64,7 +64,7 @@ class _Lock:
 
     def __enter__(self) -> "_Lock":
         try:
-            import fcntl
+            import fcntl  # noqa: PLC0415 - POSIX only
         except ImportError:  # not on Windows: no lock
             return self
         self.file = open(self.path, "a")

@@ -155,7 +155,7 @@ class LocalEngine:
 
 def import_ray():
     try:
-        import ray
+        import ray  # noqa: PLC0415
     except ImportError:
         raise PosekitError('the ray engine needs Ray: pip install "ray[default]"') from None
     return ray
@@ -165,7 +165,7 @@ class _RayWorker:
     """A Ray actor holding one :class:`Worker` (made remote in :meth:`RayEngine.process`)."""
 
     def __init__(self, settings: Settings, output: str, threads: Optional[int]) -> None:
-        import ray
+        import ray  # noqa: PLC0415
 
         self.worker, self.error = None, ""
         try:
@@ -230,7 +230,7 @@ class RayEngine:
         if not items:
             return
         ray = import_ray()
-        from ray.exceptions import RayActorError
+        from ray.exceptions import RayActorError  # noqa: PLC0415
 
         started = self._init(ray)
         Actor = ray.remote(_RayWorker).options(num_cpus=self.num_cpus, num_gpus=self.num_gpus,

@@ -11,8 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import IMAGES, VIDEOS  # tests/conftest.py
 from .conftest import download, metric, number, screenshot, second_stage, upload, use_fast_model, wait_idle
+from conftest import IMAGES, VIDEOS  # tests/conftest.py
 
 pytestmark = pytest.mark.browser
 
@@ -237,7 +237,8 @@ def test_sidebar_shows_the_backend_really_running(new_page):
     # The default is "Automatic": the fastest engine installed, named in the sidebar (OpenVINO, which
     # requirements.txt installs).
     engine = BACKENDS["openvino"].label if openvino_available() else ""
-    sidebar.get_by_text(re.compile(f"Running mobilenet_v2_[0-9.]+ on {re.escape(engine)}.*chosen automatically")).wait_for()
+    running = re.compile(f"Running mobilenet_v2_[0-9.]+ on {re.escape(engine)}.*chosen automatically")
+    sidebar.get_by_text(running).wait_for()
     unavailable = availability("cuda") is not None
     sidebar.get_by_test_id("stSelectbox").first.click()
     page.get_by_role("option", name=BACKENDS["cuda"].label + (" (unavailable)" if unavailable else "")).click()
@@ -262,7 +263,8 @@ def test_sidebar_second_stage_for_photos_and_for_video(new_page):
     page = new_page("/image")
     sidebar = page.get_by_test_id("stSidebar")
     sidebar.get_by_text("Second stage (photos)").wait_for()
-    sidebar.get_by_text(re.compile(r"Second stage: MoveNet Thunder on CPU \((OpenVINO|ONNX Runtime|OpenCV)\)")).wait_for()
+    second = re.compile(r"Second stage: MoveNet Thunder on CPU \((OpenVINO|ONNX Runtime|OpenCV)\)")
+    sidebar.get_by_text(second).wait_for()
     assert "ms per person" in sidebar.get_by_text("Second stage: MoveNet Thunder").inner_text()
     wait_idle(page)
     screenshot(page, "second_stage_photos")

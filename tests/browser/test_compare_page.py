@@ -10,8 +10,8 @@ from pathlib import Path
 import av
 import pytest
 
-from clips import write_clip  # tests/clips.py
 from .conftest import download, metric, number, screenshot, upload, use_fast_model, wait_idle
+from clips import write_clip  # tests/clips.py
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from test_sequence import FPS, leaning  # noqa: E402  (the clips of tests/test_sequence.py)

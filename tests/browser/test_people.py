@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import IMAGES  # tests/conftest.py
 from .conftest import metric, number, screenshot, second_stage, upload, use_fast_model, wait_idle
+from conftest import IMAGES  # tests/conftest.py
 
 pytestmark = pytest.mark.browser
 

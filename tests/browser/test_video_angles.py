@@ -8,9 +8,9 @@ import io
 import cv2
 import pytest
 
+from .conftest import download, metric, screenshot, upload, use_fast_model, wait_idle
 from clips import read_frames, write_clip  # tests/clips.py
 from conftest import VIDEOS  # tests/conftest.py
-from .conftest import download, metric, screenshot, upload, use_fast_model, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -25,7 +25,8 @@ def test_video_angles_chart_table_and_csv(new_page, tmp_path):
     page.get_by_role("button", name="Process video").click()
     assert metric(page, "Frames") == "100"
     page.get_by_text("Joint angles over time").wait_for()
-    chart = page.get_by_test_id("stMain").locator("[data-testid='stVegaLiteChart'], [data-testid='stArrowVegaLiteChart']")
+    chart = page.get_by_test_id("stMain").locator(
+        "[data-testid='stVegaLiteChart'], [data-testid='stArrowVegaLiteChart']")
     chart.first.wait_for()
     wait_idle(page)
     screenshot(page, "video_angles")
@@ -35,9 +36,10 @@ def test_video_angles_chart_table_and_csv(new_page, tmp_path):
     table.wait_for()
     data = download(page, "Download angles per frame (CSV)").decode()
     rows = list(csv.DictReader(io.StringIO(data)))
-    assert rows and list(rows[0])[:4] == ["frame", "time", "person", "right_elbow"]
+    # the clinical convention, the default
+    assert rows and list(rows[0])[:4] == ["frame", "time", "person", "right_elbow_flexion"]
     people = {r["person"] for r in rows}
     assert 1 <= len(people) <= 20
     assert {int(r["frame"]) for r in rows} <= set(range(100))
-    knees = [float(r["right_knee"]) for r in rows if r["right_knee"]]
+    knees = [float(r["right_knee_flexion"]) for r in rows if r["right_knee_flexion"]]
     assert knees and all(0 <= k <= 180 for k in knees)
