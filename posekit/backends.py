@@ -340,8 +340,6 @@ class OpenVINOInt8Runner:
 
 def _int8_reason(spec, *, build: bool) -> str | None:
     """None when ``spec``'s int8 graph is in the cache, or was just built (``build``), else why not."""
-    from . import quantize  # noqa: PLC0415 - NNCF and the calibration only when int8 is asked for
-
     if quantize.cached(spec) is not None:
         return None
     if not build:
@@ -355,8 +353,6 @@ def _int8_reason(spec, *, build: bool) -> str | None:
 
 def _int8_runner(spec):
     """The runner of ``spec``'s cached int8 graph, its ``problem`` set when it fails its check."""
-    from . import quantize  # noqa: PLC0415
-
     files = quantize.cached(spec)
     if spec.format == "tflite":
         runner = OpenVINOInt8Runner(files.xml)
@@ -468,3 +464,7 @@ def _create_auto(spec, *, weights: Path | None, config: Path | None, net: cv2.dn
                 return runner, chosen.name, None
         skipped.append(f"{name}: {reason}")
     raise ModelError(f"no backend can run {spec.name}: {'; '.join(skipped)}")  # pragma: no cover - cpu runs all
+
+
+# Last: posekit.quantize builds on this module's names (its first stage and MoveNet run through create_runner).
+from . import quantize  # noqa: E402

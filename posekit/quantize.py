@@ -44,9 +44,14 @@ from typing import Callable, Sequence
 import cv2
 import numpy as np
 
+from .convert import tflite_to_onnx_model
 from .errors import ModelError
 from .files import discard, publish, temp_path
-from .models import CONVERTER_VERSION, ModelSpec, _writable, fetch, get_model, resolve
+from .imageio import load_image
+from .layouts import get_layout
+from .models import CONVERTER_VERSION, ModelSpec, derived_dir, fetch, get_model, resolve
+from .movenet import HEATMAPS, Crop, crop_square, decode
+from .openpose import OpenPose
 
 log = logging.getLogger("posekit")
 
@@ -108,7 +113,7 @@ def int8_files(name: str | ModelSpec, directory: Path | None = None) -> Int8File
     if spec.format not in ("tflite", "tfjs"):
         raise Int8Unavailable(f"{spec.name}: only the converted MobileNetV2 and MoveNet models have int8 graphs")
     if directory is None:
-        directory = _writable(fetch(spec.weights, download_missing=False).parent)
+        directory = derived_dir(fetch(spec.weights, download_missing=False).parent)
     stem = f"{Path(spec.weights.filename).stem}.posekit{CONVERTER_VERSION}.int8v{QUANTIZER_VERSION}"
     return Int8Files(directory / f"{stem}.xml", directory / f"{stem}.bin", directory / f"{stem}.check.npz")
 
@@ -158,8 +163,6 @@ def calibration_frames(source: str | os.PathLike, max_frames: int = MAX_FRAMES,
     """BGR frames from the photos and videos in folder ``source`` (and its subfolders), in a fixed order:
     every photo, then up to ``frames_per_video`` frames spread over each video; at most ``max_frames`` in all,
     taken evenly from that list."""
-    from .imageio import load_image  # noqa: PLC0415 - PIL only when calibrating
-
     files = sorted(p for p in Path(source).rglob("*") if p.is_file())
     frames: list[np.ndarray] = []
     for p in files:
@@ -189,8 +192,6 @@ def float_model(spec: ModelSpec):
     from the TFLite file in memory), MoveNet from its converted ONNX graph (free batch)."""
     import openvino as ov  # noqa: PLC0415
 
-    from .convert import tflite_to_onnx_model  # noqa: PLC0415
-
     if spec.format == "tflite":
         onnx_model = tflite_to_onnx_model(fetch(spec.weights, download_missing=False).read_bytes(),
                                           input_size=(0, 0))
@@ -200,8 +201,6 @@ def float_model(spec: ModelSpec):
 
 def _first_stage_inputs(spec: ModelSpec, frames: Sequence[np.ndarray]) -> tuple[list, list]:
     """(calibration blobs at each frame's auto input size, held-out blobs at the model's own input size)."""
-    from .openpose import OpenPose  # noqa: PLC0415 - its letterboxing, exactly as at run time
-
     prep = OpenPose(spec, backend="cpu")
     calib, held = _split(list(frames), CHECK_FRAMES)
     return ([prep.preprocess(f)[0] for f in calib],
@@ -210,9 +209,6 @@ def _first_stage_inputs(spec: ModelSpec, frames: Sequence[np.ndarray]) -> tuple[
 
 def _person_crops(spec: ModelSpec, frames: Sequence[np.ndarray], detector: str) -> np.ndarray:
     """(N, 3, S, S) float32 RGB crops around every person the float first stage finds in ``frames``."""
-    from .movenet import Crop, crop_square  # noqa: PLC0415
-    from .openpose import OpenPose  # noqa: PLC0415
-
     est = OpenPose(detector, backend="openvino")
     size = spec.input_size[0]
     crops = []
@@ -239,11 +235,7 @@ def _movenet_inputs(spec: ModelSpec, frames: Sequence[np.ndarray], detector: str
 def heatmap_channels(spec: ModelSpec) -> slice:
     """The output channels the check compares: the keypoint heatmaps."""
     if spec.format == "tfjs":
-        from .movenet import HEATMAPS  # noqa: PLC0415
-
         return HEATMAPS
-    from .layouts import get_layout  # noqa: PLC0415
-
     return slice(0, get_layout(spec.layout).num_keypoints)
 
 
@@ -277,8 +269,6 @@ def differences(spec: ModelSpec, int8: Sequence[np.ndarray], reference: Sequence
     mean = float(np.mean([x.mean() for x in d]))
     if spec.format != "tfjs":
         return max(float(x.max()) for x in d), mean
-    from .movenet import decode  # noqa: PLC0415
-
     moved = []
     for a, b in zip(int8, reference):
         ka, kb = decode(a.astype(np.float32)), decode(b.astype(np.float32))
