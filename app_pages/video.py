@@ -9,7 +9,7 @@ import streamlit as st
 
 from app_pages import common
 from posekit.errors import InvalidInputError
-from posekit.kinematics import ANGLES_BY_NAME, JOINT_ANGLES
+from posekit.kinematics import ANGLES_BY_NAME
 from posekit.report import clip_of_video, video_report
 from posekit.sinks import AngleCollector
 from posekit.video import MAX_SECONDS, VIDEO_TYPES, probe, process_video
@@ -163,8 +163,9 @@ if not series:
             icon=":material/info:")
     st.stop()
 st.caption("Each person keeps the same number through the video (drawn above their head). Pick one to see how "
-           "their joints moved. Straight arm or leg = 180°; shoulder: 0° = arm along the body, 90° = arm "
-           "horizontal; trunk lean: 0° = upright, positive = leaning to the right of the picture.")
+           "their joints moved. Knee, elbow and hip flexion: 0° = straight, 90° = bent at a right angle; shoulder: "
+           "0° = arm along the body, 90° = arm horizontal; trunk lean: 0° = upright, positive = leaning to the "
+           "right of the picture.")
 longest = sorted(series, key=lambda t: -len(series[t]))
 shown = longest[:8]
 thumbs = st.columns(len(shown))
@@ -175,13 +176,14 @@ for col, tid in zip(thumbs, shown):
 person = st.selectbox("Person", longest, key="video_person",
                       format_func=lambda t: f"Person {t} (seen in {len(series[t])} frames)")
 chosen = series[person]
-joint_names = [a.name for a in JOINT_ANGLES]
-picked = st.multiselect("Angles", joint_names, default=["right_knee", "left_knee", "right_elbow", "left_elbow"],
-                        format_func=lambda n: ANGLES_BY_NAME[n].label, key="video_angles")
+# the joint angles as the series holds them (their names say the convention: right_knee_flexion, right_knee)
+joint_names = [n for n in chosen.names if ANGLES_BY_NAME[n].kind in ("joint", "lean")]
+picked = st.multiselect("Angles", joint_names, key="video_angles",
+                        default=[n for n in joint_names if n.startswith(("right_knee", "left_knee", "right_elbow",
+                                                                         "left_elbow"))],
+                        format_func=lambda n: ANGLES_BY_NAME[n].label)
 if picked:
-    # the choices are the included angles' names; the series holds them as written (right_knee_flexion)
-    shown = [n if n in chosen.names else f"{n}_flexion" for n in picked]
-    st.line_chart(chosen.chart_data(shown), x="time (s)", y_label="degrees", height=320)
+    st.line_chart(chosen.chart_data(picked), x="time (s)", y_label="degrees", height=320)
 rows = [{"angle": r["label"], "min (°)": r["min"], "max (°)": r["max"], "range of motion (°)": r["range"],
          "frames measured": r["frames"]} for r in chosen.summary()]
 st.dataframe(rows, hide_index=True, width="stretch",
