@@ -23,6 +23,7 @@ from posekit.movenet import MoveNet
 from posekit.openpose import OpenPose
 from posekit.pose import Pose
 from posekit.refine import DEFAULT_MAX_PEOPLE, MATCH_PASSES, MoveNetRefiner, make_refiner
+from posekit.report import ReportSettings
 
 #: The models on the fast <-> accurate slider, fastest first.
 SLIDER_MODELS = [name for name, spec in MODELS.items() if spec.format == "tflite"]
@@ -311,6 +312,18 @@ def poses_for(slot: str, image: np.ndarray, image_key: str, settings: Settings) 
     key = (image_key, settings.model, est.backend, settings.scales, settings.threshold, settings.refine,
            settings.refine_passes)
     return memo(f"poses:{slot}", key, lambda: estimate(est, image, settings))
+
+
+def report_settings(settings: Settings) -> ReportSettings:
+    """The sidebar's choices as a report's "settings" lines (posekit.report)."""
+    accuracy = next((k for k, v in ACCURACY_SCALES.items() if v == settings.scales), str(settings.scales))
+    stage = None if settings.refine == "none" else REFINE_CHOICES.get(settings.refine, settings.refine).split(" (")[0]
+    return ReportSettings(settings.model, stage, getattr(settings, "convention", DEFAULT_CONVENTION),
+                          (("Keypoint threshold", f"{settings.threshold:g}"), ("Accuracy", accuracy)))
+
+
+REPORT_HELP = ("One HTML file to hand over: it opens in any browser, without internet, and prints to PDF "
+               "(File > Print).")
 
 
 def png_bytes(bgr: np.ndarray) -> bytes:

@@ -13,6 +13,7 @@ from app_pages import common
 from posekit.compare import render_side_by_side, repetition_table, report_csv, track_video
 from posekit.errors import InvalidInputError
 from posekit.kinematics import ANGLES_BY_NAME, JOINT_ANGLES
+from posekit.report import comparison_report
 from posekit.sequence import MIN_COMPARE_FRAMES, MIN_COMPARE_S, angle_label, compare_sequences
 from posekit.video import MAX_SECONDS, VIDEO_TYPES
 
@@ -141,7 +142,8 @@ if result is None or result["key"] != result_key:
             st.stop()
         video = dst.read_bytes()
     bar.empty()
-    result = {"key": result_key, "comparison": comparison, "video": video, "csv": report_csv(comparison)}
+    result = {"key": result_key, "comparison": comparison, "video": video, "csv": report_csv(comparison),
+              "report_settings": common.report_settings(settings)}
     st.session_state["cmp_result"] = result
 
 comparison = result["comparison"]
@@ -214,3 +216,26 @@ d1.download_button("Download side-by-side video (MP4)", result["video"], file_na
                    mime="video/mp4", icon=":material/download:", key="cmp_dl_video", on_click="ignore")
 d2.download_button("Download report (CSV)", result["csv"], file_name="comparison_report.csv", mime="text/csv",
                    icon=":material/download:", key="cmp_dl_csv", on_click="ignore")
+
+st.subheader("Report to hand over", anchor=False)
+st.caption(f"One file on person {person_att} of the attempt against the reference: key moments, joint angles, "
+           "range of motion, the similarity phase by phase, the repetitions side by side and the three moments "
+           "that differ most, in pictures.")
+r1, r2 = st.columns(2, vertical_alignment="bottom")
+height_m = r1.number_input("Height of the person in the attempt, in metres (optional)", min_value=0.0,
+                           max_value=2.5, value=0.0, step=0.01, format="%.2f", key="cmp_report_height",
+                           help="For distances and speeds in metres and m/s. Leave at 0 for none.")
+
+
+def _report(files=(ref_file, att_file), people=(found["reference"], found["attempt"]), comparison=comparison,
+            made_with=result["report_settings"], height=height_m or None) -> bytes:
+    """The report (made when the button is pressed, from this run's choices; the uploads are read back for the
+    pictures)."""
+    with tempfile.TemporaryDirectory(prefix="posekit-report-") as tmp:
+        ref, att = (dataclasses.replace(p, path=_save(f, tmp, side))
+                    for p, f, side in zip(people, files, ("reference", "attempt")))
+        return comparison_report(ref, att, comparison, settings=made_with, height_m=height).encode("utf-8")
+
+
+r2.download_button("Download report", _report, file_name="comparison_report.html", mime="text/html",
+                   icon=":material/description:", key="cmp_dl_report", on_click="ignore", help=common.REPORT_HELP)

@@ -1,5 +1,6 @@
 """Image: upload a photo, see the skeletons, download the overlay and the keypoints."""
 
+import functools
 import json
 
 import cv2
@@ -8,6 +9,7 @@ import streamlit as st
 from app_pages import common
 from posekit.draw import heatmap_overlay, paf_overlay
 from posekit.export import openpose_json
+from posekit.report import image_report
 from posekit.similarity import pretty_name
 
 settings = common.current()
@@ -50,6 +52,15 @@ if poses:
     st.table(common.angle_rows(poses[who - 1], settings.convention), hide_index=True, border="horizontal")
     st.caption(f"{common.convention_caption(settings.convention)} Measured in the picture, as the camera sees "
                f"them; \"{common.NOT_IN_PICTURE}\" when a joint of the angle was not found.")
+
+    def _report(img, poses, who, name, made_with) -> bytes:
+        """The report (made when the button is pressed, from this run's photo, people and choices)."""
+        return image_report(img, poses, who, name=name, settings=made_with).encode("utf-8")
+
+    report = functools.partial(_report, img, poses, who, name, common.report_settings(settings))
+    st.download_button("Download report", report, file_name=f"{base}_person{who}_report.html", mime="text/html",
+                       key="dl_image_report", icon=":material/description:", on_click="ignore",
+                       help=common.REPORT_HELP)
     with st.expander("Keypoints table"):
         layout = poses[0].spec
         rows = []

@@ -1,5 +1,6 @@
 """Video: upload a clip, get it back as an H.264 MP4 with skeletons, and the keypoints of every frame."""
 
+import dataclasses
 import shutil
 import tempfile
 from pathlib import Path
@@ -11,6 +12,7 @@ from posekit.compare import rank_people
 from posekit.errors import InvalidInputError
 from posekit.export import angles_csv_text
 from posekit.kinematics import ANGLES_BY_NAME, JOINT_ANGLES
+from posekit.report import clip_of_video, video_report
 from posekit.sinks import AngleCollector
 from posekit.video import MAX_SECONDS, VIDEO_TYPES, probe, process_video
 
@@ -121,6 +123,7 @@ if submitted:
             "fps": result.fps_processed,
             "message": result.message,
             "trajectories": angles.trajectories(),  # angles in the sidebar's convention below
+            "report_settings": common.report_settings(settings),
             "people": {tid: common.png_bytes(img) for tid, img in result.people.items()},
         }
     bar.empty()
@@ -202,3 +205,31 @@ st.download_button("Download angles per frame (CSV)", angles_csv_text(every_angl
                    help="One row per person per frame: frame, time, person, then every angle in degrees, in the "
                         f"sidebar's convention ({common.CONVENTION_CHOICES[convention]}; the column names say it: "
                         "right_knee_flexion is clinical, right_knee is the included angle).")
+
+# ------------------------------------------------------------------------------------- the report
+st.subheader("Report to hand over", anchor=False)
+st.caption(f"One file on person {person}: key moments with the skeleton, each joint's angle over time, the range "
+           "of motion, the repetitions, and distances and speeds in metres when you give the person's height.")
+r1, r2 = st.columns(2, vertical_alignment="bottom")
+height_m = r1.number_input("Person's height in metres (optional)", min_value=0.0, max_value=2.5, value=0.0,
+                           step=0.01, format="%.2f", key="video_report_height",
+                           help="For distances and speeds in metres and m/s. Leave at 0 for none.")
+
+
+made_with = dataclasses.replace(res["report_settings"], convention=convention)  # the angles as shown above
+
+
+def _report(upload=f, trajectory=res["trajectories"][person], analysed=res["frames"], made_with=made_with,
+            height=height_m or None) -> bytes:
+    """The report (made when the button is pressed, from this run's choices; the upload is read back for the key
+    moments' pictures)."""
+    with tempfile.TemporaryDirectory(prefix="posekit-report-") as tmp:
+        src = Path(tmp) / ("input" + Path(upload.name).suffix.lower())
+        src.write_bytes(upload.getvalue())
+        clip = clip_of_video(src, frames=analysed, name=upload.name)
+        return video_report(clip, trajectory, settings=made_with, height_m=height).encode("utf-8")
+
+
+r2.download_button("Download report", _report, file_name=f"{res['name']}_person{person}_report.html",
+                   mime="text/html", icon=":material/description:", key="dl_video_report", on_click="ignore",
+                   help=common.REPORT_HELP)

@@ -7,8 +7,10 @@ Columns: median and best time of one network forward at 432x368 (the reference i
 - posekit "ort" (ONNX Runtime on the same graph; optional dependency),
 - posekit "openvino" (OpenVINO on the same graph, float32; optional dependency),
 - posekit "openvino-bf16" (the same in bfloat16, where the CPU has AVX512-BF16/AMX),
+- posekit "openvino-int8" (OpenVINO on the int8 graph of posekit.quantize; built first when not cached, calibrated
+  on ../shared/media or --calibration DIR; needs NNCF),
 - the TFLite interpreter on the original file (ai-edge-litert or tflite-runtime, when installed),
-and each one's ratio to the TFLite interpreter (target for the fastest posekit backend: <= 1.2).
+and each one's ratio to the TFLite interpreter (targets: the fastest float32 posekit backend <= 1.2, int8 <= 0.8).
 
 Runtimes take turns in blocks (--block calls each, after one untimed call and a short rest), round after
 round, so machine noise hits every runtime alike. Not call by call: ONNX Runtime's and OpenVINO's worker
@@ -32,7 +34,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from posekit import PoseEstimator  # noqa: E402
+from posekit import PoseEstimator, quantize  # noqa: E402
+from posekit.errors import ModelError  # noqa: E402
 from posekit.models import fetch, get_model  # noqa: E402
 
 SHARED = Path(os.environ.get("POSEKIT_SHARED", ROOT.parent / "shared"))
@@ -92,6 +95,8 @@ def main() -> None:
     ap.add_argument("--model", default="mobilenet_v2_1.4")
     ap.add_argument("--repeat", type=int, default=4, help="rounds")
     ap.add_argument("--block", type=int, default=8, help="timed calls per runtime per round")
+    ap.add_argument("--calibration", default=str(SHARED / "media"),
+                    help="photos / videos the int8 graph is calibrated on when it is not cached")
     args = ap.parse_args()
     spec = get_model(args.model)
     tag = "dm05" if args.model.endswith("0.5") else "dm14"
@@ -100,8 +105,12 @@ def main() -> None:
     x_nchw = np.ascontiguousarray(x_nhwc.transpose(0, 3, 1, 2))
     threads = cv2.getNumThreads()
 
+    try:
+        quantize.build(spec, args.calibration)
+    except ModelError as exc:
+        print(f"no int8 graph: {exc}")
     runners = {}
-    for backend in ("cpu", "ort", "openvino", "openvino-bf16"):
+    for backend in ("cpu", "ort", "openvino", "openvino-bf16", "openvino-int8"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             est = PoseEstimator(spec.name, backend=backend)
@@ -144,9 +153,12 @@ def main() -> None:
     if base:
         best = min(posekit, key=posekit.get)
         print(f"fastest posekit backend ({best}) / tflite = {posekit[best] / base:.2f} (target <= 1.2)")
-        floats = {k: v for k, v in posekit.items() if not k.endswith("bf16")}
+        floats = {k: v for k, v in posekit.items() if not k.endswith(("bf16", "int8"))}
         best = min(floats, key=floats.get)
         print(f"fastest float32 posekit backend ({best}) / tflite = {floats[best] / base:.2f}")
+        if "posekit openvino-int8" in posekit:
+            print(f"int8 (openvino-int8) / tflite = {posekit['posekit openvino-int8'] / base:.2f} (target <= 0.8); "
+                  f"/ openvino float32 = {posekit['posekit openvino-int8'] / posekit['posekit openvino']:.2f}")
 
 
 if __name__ == "__main__":

@@ -10,21 +10,30 @@
 | ort-cuda    | ONNX Runtime  | NVIDIA GPU (optional package ``onnxruntime-gpu``) |
 | openvino    | OpenVINO      | CPU, float32 (optional package ``openvino``)                   |
 | openvino-bf16 | OpenVINO    | CPU, bfloat16 (needs AVX512-BF16 or AMX; the fastest on such CPUs) |
+| openvino-int8 | OpenVINO    | CPU, int8 graph (``posekit.quantize``: NNCF, calibrated on real frames) |
 
 A backend that cannot run here (no CUDA in the OpenCV build, ONNX Runtime not installed, a Caffe model on
-ONNX Runtime) falls back along its ``fallback`` chain (``ort-cuda`` -> ``ort`` -> ``cpu``,
-``openvino-bf16`` -> ``openvino`` -> ``cpu``, the rest -> ``cpu``): a warning is issued once per reason, and
+ONNX Runtime) falls back along its ``fallback`` chain (``ort-cuda`` -> ``ort`` -> ``cpu``, ``openvino-bf16``
+and ``openvino-int8`` -> ``openvino`` -> ``cpu``, the rest -> ``cpu``): a warning is issued once per reason, and
 the runner reports the backend really used and why in ``backend`` and ``message``.
 
 ``auto`` (the default) tries ``AUTO_ORDER`` once, when the estimator is built: a GPU engine that really runs
-(``ort-cuda``, then OpenCV's ``cuda``), else OpenVINO (float32; the fastest on a CPU, ``bench/bench_backends.py``),
-else ONNX Runtime, else OpenCV DNN. A CMU Caffe model runs on OpenCV DNN (``cpu``), the only engine that reads
-it. Passing over an engine that is not installed is not an error, so ``auto`` warns about nothing; ``backend`` says
-what it chose.
+(``ort-cuda``, then OpenCV's ``cuda``), else OpenVINO on the model's int8 graph when one is in the cache and
+passes its check (:func:`posekit.quantize.check`: it runs, and its heatmaps agree with the float graph's on
+held-out frames), else OpenVINO float32 (the fastest float engine on a CPU, ``bench/bench_backends.py``), else
+ONNX Runtime, else OpenCV DNN. ``auto`` never builds an int8 graph (calibration takes a minute and needs
+NNCF and frames of people): ``python -m posekit models quantize`` or ``backend="openvino-int8"`` does. A CMU
+Caffe model runs on OpenCV DNN (``cpu``), the only engine that reads it. Passing over an engine that is not
+installed is not an error, so ``auto`` warns about nothing; ``backend`` says what it chose.
 
 ``openvino-bf16`` trades precision for speed the way ``cuda-fp16`` does: its maps drift from the float
 reference by up to about 0.08 (float backends: 0.04), and the keypoints it finds stay within a fraction of a
 grid cell of the float ones (tests/test_estimator.py measures both).
+
+``openvino-int8`` runs the model's int8 graph (:mod:`posekit.quantize`), built on first use when it is not in
+the cache (NNCF and ``$POSEKIT_CALIBRATION_DIR`` needed; else it falls back to ``openvino`` and says why). The
+first stage's int8 graph has a dynamic input: one file for every input size, compiled once per size it meets
+(:class:`OpenVINOInt8Runner`, which takes any size, as OpenCV's net does).
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ import logging
 import threading
 import time
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,11 +81,13 @@ BACKENDS: dict[str, Backend] = {b.name: b for b in (
             gpu=True, fallback="ort"),
     Backend("openvino", "CPU (OpenVINO)", "openvino"),
     Backend("openvino-bf16", "CPU bf16 (OpenVINO)", "openvino", precision="bf16", fallback="openvino"),
+    Backend("openvino-int8", "CPU int8 (OpenVINO)", "openvino", precision="int8", fallback="openvino"),
 )}
 
 #: What ``auto`` tries, in this order: GPU engines that really run, then the CPU engines fastest first.
-#: Float32 only: ``openvino-bf16`` is faster still on CPUs with native bfloat16 but less precise (README).
-AUTO_ORDER = ("ort-cuda", "cuda", "openvino", "ort", "cpu")
+#: ``openvino-int8`` only with an int8 graph already cached that passes its check; never ``openvino-bf16``
+#: (faster than float32 on CPUs with native bfloat16 but less precise, README).
+AUTO_ORDER = ("ort-cuda", "cuda", "openvino-int8", "openvino", "ort", "cpu")
 DEFAULT_BACKEND = "auto"
 
 _warned: set[str] = set()
@@ -147,6 +159,8 @@ def availability(name: str) -> str | None:
         return "OpenVINO is not installed (pip install openvino)"
     if b.engine == "openvino" and b.precision == "bf16" and "BF16" not in openvino_cpu_capabilities():
         return "this CPU has no native bfloat16 (AVX512-BF16 or AMX)"
+    if b.engine == "openvino" and b.precision == "int8" and "INT8" not in openvino_cpu_capabilities():
+        return "OpenVINO's CPU plugin has no int8 kernels for this CPU"
     return None
 
 
@@ -163,6 +177,8 @@ def plain_reason(name: str, model: str | None = None) -> str:
         return "needs an NVIDIA graphics card that this computer does not offer to it"
     if b.precision == "bf16" and b.engine == "openvino" and openvino_available():
         return "needs a processor that computes in bfloat16, and this one does not"
+    if b.precision == "int8" and b.engine == "openvino" and openvino_available():
+        return "needs a processor with int8 instructions, and this one has none"
     return "is not installed on this computer"
 
 
@@ -237,16 +253,20 @@ class OpenVINORunner:
     #: Seconds after the last overlap during which calls keep running side by side.
     OVERLAP_HOLD = 1.0
 
-    def __init__(self, path: Path, precision: str = "f32", threads: int | None = None):
+    def __init__(self, path: Path, precision: str = "f32", threads: int | None = None,
+                 shape: tuple[int, ...] | None = None):
         import openvino as ov  # noqa: PLC0415
 
         self._core = ov.Core()
         self._model = self._core.read_model(str(path))
+        if shape is not None:  # a graph with a dynamic input, compiled for one input shape
+            self._model.reshape({0: ov.PartialShape(list(shape))})
         self._threads = threads or max(1, cv2.getNumThreads())
         # No CPU pinning: on a machine shared with other work (the app's own threads, other programs) a pinned
-        # worker waits for its core while another core idles.
-        self._config = {"INFERENCE_PRECISION_HINT": precision, "INFERENCE_NUM_THREADS": self._threads,
-                        "ENABLE_CPU_PINNING": False}
+        # worker waits for its core while another core idles. An int8 graph's operations that stay in float
+        # run in float32 (left to itself OpenVINO would run them in bf16 on AMX CPUs).
+        self._config = {"INFERENCE_PRECISION_HINT": "f32" if precision == "int8" else precision,
+                        "INFERENCE_NUM_THREADS": self._threads, "ENABLE_CPU_PINNING": False}
         self.compiled = self._core.compile_model(self._model, "CPU", {**self._config, "PERFORMANCE_HINT": "LATENCY"})
         self.request = self.compiled.create_infer_request()
         self._latency_lock = threading.Lock()
@@ -284,6 +304,72 @@ class OpenVINORunner:
                 self._in_flight -= 1
 
 
+class OpenVINOInt8Runner:
+    """Runs a first-stage int8 graph (dynamic input height and width, :mod:`posekit.quantize`) at any input size:
+    one :class:`OpenVINORunner` compiled per size on first use (the last ``MAX_SIZES`` kept), since the graph
+    compiled for a fixed size runs faster than compiled dynamic. Thread-safe, like OpenVINORunner."""
+
+    engine = "openvino"
+    thread_safe = True
+    any_size = True  # one runner for every input size (posekit.estimator keeps one, as for OpenCV's net)
+    MAX_SIZES = 12
+
+    def __init__(self, path: Path, threads: int | None = None):
+        self.path = Path(path)
+        self._threads = threads
+        self._by_shape: OrderedDict[tuple[int, ...], OpenVINORunner] = OrderedDict()
+        self._lock = threading.Lock()
+        self.problem: str | None = None
+
+    def runner(self, shape: tuple[int, ...]) -> OpenVINORunner:
+        """The runner compiled for ``shape`` (N, C, H, W)."""
+        shape = tuple(int(s) for s in shape)
+        with self._lock:
+            run = self._by_shape.get(shape)
+            if run is None:
+                run = self._by_shape[shape] = OpenVINORunner(self.path, "int8", self._threads, shape=shape)
+                while len(self._by_shape) > self.MAX_SIZES:
+                    self._by_shape.popitem(last=False)
+            else:
+                self._by_shape.move_to_end(shape)
+            return run
+
+    def __call__(self, blob: np.ndarray) -> np.ndarray:
+        return self.runner(blob.shape)(blob)
+
+
+def _int8_reason(spec, *, build: bool) -> str | None:
+    """None when ``spec``'s int8 graph is in the cache, or was just built (``build``), else why not."""
+    if quantize.cached(spec) is not None:
+        return None
+    if not build:
+        return f"no int8 graph of {spec.name} in the cache (python -m posekit models quantize {spec.name})"
+    try:
+        quantize.build(spec)
+    except ModelError as exc:
+        return str(exc)
+    return None
+
+
+def _int8_runner(spec):
+    """The runner of ``spec``'s cached int8 graph, its ``problem`` set when it fails its check."""
+    files = quantize.cached(spec)
+    if spec.format == "tflite":
+        runner = OpenVINOInt8Runner(files.xml)
+
+        def run(x):
+            return runner(x)[None]
+    else:  # MoveNet: a fixed square input and a free batch axis
+        runner = OpenVINORunner(files.xml, "int8")
+
+        def run(x):
+            return np.array(runner.request.infer({0: x})[0], copy=True)
+    reason = quantize.check(spec, files, run)
+    if reason is not None:
+        runner.problem = f"the int8 graph of {spec.name} is not used: {reason}"
+    return runner
+
+
 def load_net(spec, weights: Path | None, config: Path | None) -> cv2.dnn.Net:
     """Build the OpenCV net of a model; Caffe models may be built from the prototxt alone (untrained)."""
     try:
@@ -304,6 +390,8 @@ def load_net(spec, weights: Path | None, config: Path | None) -> cv2.dnn.Net:
 def _make_runner(chosen: Backend, spec, weights: Path | None, config: Path | None, net: cv2.dnn.Net | None):
     if chosen.engine == "ort":
         return OrtRunner(weights, chosen)
+    if chosen.engine == "openvino" and chosen.precision == "int8":
+        return _int8_runner(spec)
     if chosen.engine == "openvino":
         return OpenVINORunner(weights, chosen.precision)
     return OpenCVRunner(net if net is not None else load_net(spec, weights, config), chosen)
@@ -319,7 +407,7 @@ def create_runner(spec, backend: str, *, weights: Path | None, config: Path | No
     chosen = requested
     reasons = []
     while True:
-        reason = _cannot_run(chosen, spec, net)
+        reason = _cannot_run(chosen, spec, net, build=True)
         if reason is None:
             runner = _make_runner(chosen, spec, weights, config, net)
             reason = runner.problem
@@ -333,10 +421,13 @@ def create_runner(spec, backend: str, *, weights: Path | None, config: Path | No
     return runner, chosen.name, _fallback(requested.name, "; ".join(reasons), chosen) if reasons else None
 
 
-def _cannot_run(chosen: Backend, spec, net) -> str | None:
+def _cannot_run(chosen: Backend, spec, net, *, build: bool = False) -> str | None:
+    """Why ``chosen`` cannot run ``spec`` here, else None; an int8 graph not yet cached is built when ``build``."""
     reason = availability(chosen.name)
     if reason is None and chosen.engine != "opencv" and (net is not None or spec.format not in ("tflite", "tfjs")):
         reason = f"{chosen.label} runs the converted MobileNetV2 and MoveNet models only"
+    if reason is None and chosen.precision == "int8":
+        reason = _int8_reason(spec, build=build)
     return reason
 
 
@@ -373,3 +464,7 @@ def _create_auto(spec, *, weights: Path | None, config: Path | None, net: cv2.dn
                 return runner, chosen.name, None
         skipped.append(f"{name}: {reason}")
     raise ModelError(f"no backend can run {spec.name}: {'; '.join(skipped)}")  # pragma: no cover - cpu runs all
+
+
+# Last: posekit.quantize builds on this module's names (its first stage and MoveNet run through create_runner).
+from . import quantize  # noqa: E402

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -456,6 +457,20 @@ def write_mot(path: str | os.PathLike, series) -> Path:
     return write_atomic(path, "\n".join(lines) + "\n")
 
 
+def angle_cell(value) -> float | None:
+    """An angle as the angle files write it: degrees rounded to 0.001, None (an empty cell) when not measured."""
+    return None if value is None or not np.isfinite(value) else round(float(value), 3)
+
+
+def written_angles(series):
+    """An :class:`~posekit.kinematics.AngleSeries` with its values as :func:`write_angles_csv` writes them
+    (:func:`angle_cell`; NaN where a cell is empty): what reports compute on, so that their numbers are the
+    file's."""
+    values = np.array([[np.nan if (c := angle_cell(v)) is None else c for v in row] for row in series.values],
+                      np.float64).reshape(np.shape(series.values))
+    return dataclasses.replace(series, values=values)
+
+
 def write_angles_csv(path_or_file, series: dict) -> int:
     """Angles per frame for each person ``{track_id: AngleSeries}``: ``frame, time, person`` then one column per
     angle (degrees, empty when not measurable), rows by frame then person. Returns the number of rows."""
@@ -467,8 +482,7 @@ def write_angles_csv(path_or_file, series: dict) -> int:
     rows = []
     for tid, s in series.items():
         for i in range(len(s)):
-            rows.append([int(s.frames[i]), round(float(s.times[i]), 6), int(tid),
-                         *[None if not np.isfinite(v) else round(float(v), 3) for v in s.values[i]]])
+            rows.append([int(s.frames[i]), round(float(s.times[i]), 6), int(tid), *map(angle_cell, s.values[i])])
     rows.sort(key=lambda r: (r[0], r[2]))
     if not names:
         names = [a.name for a in angle_definitions(DEFAULT_CONVENTION)]
@@ -487,9 +501,8 @@ def angles_csv_text(series: dict) -> str:
 
 
 __all__ = [
-    "CHAIN_FRACTION", "angles_csv_text", "mot_columns", "pixels_per_metre", "read_keypoints", "write_angles_csv",
-    "write_mot",
-    "write_trc",
+    "CHAIN_FRACTION", "angle_cell", "angles_csv_text", "mot_columns", "pixels_per_metre", "read_keypoints",
+    "write_angles_csv", "write_mot", "write_trc", "written_angles",
     "COCO17_KEYPOINTS", "OPENPOSE_JSON_VERSION", "coco_results", "csv_header", "csv_rows", "csv_text",
     "jsonl_line", "openpose_json", "parse_jsonl_line", "poses_from_openpose", "read_openpose_json", "write_csv",
     "write_openpose_json",

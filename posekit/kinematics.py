@@ -160,12 +160,13 @@ CONVENTIONS = ("clinical", "included")
 DEFAULT_CONVENTION = "clinical"
 
 
-#: Each convention in a sentence, for a caption under a table or chart of angles (the shoulders and the trunk
-#: lean read the same in both: :func:`convention_note`).
+#: Each convention in a sentence, for a caption under a table or chart of angles and for reports (the shoulders
+#: and the trunk lean read the same in both: :func:`convention_note`).
 CONVENTION_WORDS = {
-    "clinical": "Knee, elbow and hip: flexion, as a goniometer reads it: 0° = straight, 90° = bent at a right "
-                "angle, more = more bent.",
-    "included": "Knee, elbow and hip: the angle between the two segments: 180° = straight, less = more bent.",
+    "clinical": "Knees, elbows and hips as flexion: 0° = straight, 90° = bent at a right angle (as a goniometer "
+                "reads them).",
+    "included": "Knees, elbows and hips as the angle between the two body parts: 180° = straight, smaller = more "
+                "bent.",
 }
 
 
@@ -298,7 +299,9 @@ def direction_arc(degrees: np.ndarray) -> np.ndarray:
     gaps = np.diff(np.concatenate([s, [s[0] + 360.0]]))
     start = s[(int(np.argmax(gaps)) + 1) % s.size]  # the largest empty arc ends where the directions begin
     first = start - 360.0 if start > 180.0 else start
-    return first + np.mod(v - start, 360.0)
+    # whole turns added to each value (so a direction that needs none keeps its exact value)
+    degrees = np.asarray(degrees, np.float64)
+    return degrees + 360.0 * np.round((first + np.mod(v - start, 360.0) - degrees) / 360.0)
 
 
 @dataclass
@@ -338,7 +341,9 @@ class AngleSeries:
 
     def summary(self) -> list[dict]:
         """Per angle: ``{"angle", "label", "min", "max", "range", "mean", "frames"}`` (degrees; NaN-free: an angle
-        never measured has None values and ``frames`` = 0). ``range`` is the range of motion, max - min.
+        never measured has None values and ``frames`` = 0). ``range`` is the range of motion, max - min. When:
+        ``min_frame`` / ``max_frame`` and ``min_time`` / ``max_time`` (seconds), the first frame at the minimum
+        and at the maximum (None when never measured).
 
         Directions (segments and the trunk lean, which wrap around at ±180°) are read along the shortest arc that
         holds them all (:func:`direction_arc`): a pelvis pointing left that wobbles across 180° ranges from 175° to
@@ -346,16 +351,20 @@ class AngleSeries:
         rows = []
         for i, name in enumerate(self.names):
             col = self.values[:, i]
-            ok = col[np.isfinite(col)]
+            good = np.isfinite(col)
+            ok = col[good]
             d = ANGLES_BY_NAME.get(name)
             if d is not None and d.kind in ("segment", "lean") and ok.size:
                 ok = direction_arc(ok)
             row = {"angle": name, "label": d.label if d else name, "frames": int(ok.size)}
             if ok.size:
+                lo, hi = (int(np.flatnonzero(good)[k]) for k in (ok.argmin(), ok.argmax()))
                 row.update(min=float(ok.min()), max=float(ok.max()), range=float(ok.max() - ok.min()),
-                           mean=float(ok.mean()))
+                           mean=float(ok.mean()), min_frame=int(self.frames[lo]), max_frame=int(self.frames[hi]),
+                           min_time=float(self.times[lo]), max_time=float(self.times[hi]))
             else:
-                row.update(min=None, max=None, range=None, mean=None)
+                row.update(min=None, max=None, range=None, mean=None, min_frame=None, max_frame=None,
+                           min_time=None, max_time=None)
             rows.append(row)
         return rows
 

@@ -317,6 +317,12 @@ def resolve_config(name: str | ModelSpec, *, download_missing: bool = True) -> P
     return fetch(spec.config, download_missing=download_missing) if spec.config else None
 
 
+def derived_dir(directory: Path) -> Path:
+    """Where files derived from the weights in ``directory`` are cached (converted and int8 graphs): that
+    directory if we may write there, else a per-user cache."""
+    return _writable(directory)
+
+
 def _writable(directory: Path) -> Path:
     """``directory`` if we may write there, else a per-user cache for derived files."""
     if os.access(directory, os.W_OK):

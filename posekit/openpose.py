@@ -164,8 +164,9 @@ class OpenPose:
             weights = self._config = None
         runner, self.backend, self.backend_message = create_runner(
             self.spec, self.requested_backend, weights=weights, config=self._config, net=net)
-        # OpenCV's net takes any input size; ONNX Runtime and OpenVINO run one converted graph per size.
-        self._one_runner = runner if runner.engine == "opencv" else None
+        # OpenCV's net and the int8 graph take any input size; ONNX Runtime and OpenVINO float run one converted
+        # graph per size.
+        self._one_runner = runner if getattr(runner, "any_size", runner.engine == "opencv") else None
         self._runners: OrderedDict[tuple[int, int], Callable] = OrderedDict({first: runner})
         self._lock = threading.Lock()
         self.last_timings: dict[str, float] = {}

@@ -31,7 +31,7 @@ from . import export
 from .draw import draw_person_labels, draw_poses
 from .errors import InvalidInputError
 from .files import discard, publish, temp_path
-from .kinematics import angle_series, trajectories
+from .kinematics import DEFAULT_CONVENTION, angle_series, check_convention, trajectories
 from .pose import Pose
 from .videoio import FrameRecord, FrameSource, VideoEncoder, audio_format
 
@@ -85,11 +85,13 @@ def check_keypoints_format(fmt: str) -> str:
 
 class KeypointWriter(Sink):
     """Every frame's poses in one file: ``"jsonl"`` (one JSON object per frame) or ``"csv"`` (one row per
-    person per frame), angles included (the formats of :mod:`posekit.export`). ``layout`` names the CSV
-    columns (default COCO-18)."""
+    person per frame), angles included in ``convention`` (the formats of :mod:`posekit.export`). ``layout``
+    names the CSV columns (default COCO-18)."""
 
-    def __init__(self, path: str | os.PathLike, fmt: str = "jsonl", layout=None) -> None:
+    def __init__(self, path: str | os.PathLike, fmt: str = "jsonl", layout=None, *,
+                 convention: str = DEFAULT_CONVENTION) -> None:
         self.path, self.fmt, self.layout = Path(path), check_keypoints_format(fmt), layout
+        self.convention = check_convention(convention)
         self._tmp: Optional[Path] = None
         self._file = self._csv = None
 
@@ -98,13 +100,15 @@ class KeypointWriter(Sink):
         self._file = open(self._tmp, "w", encoding="utf-8", newline="")
         if self.fmt == "csv":
             self._csv = csv.writer(self._file)
-            self._csv.writerow(export.csv_header(self.layout or "COCO-18", angles=True))
+            self._csv.writerow(export.csv_header(self.layout or "COCO-18", angles=True, convention=self.convention))
 
     def write(self, frame: FrameRecord) -> None:
         if self._csv is not None:
-            self._csv.writerows(export.csv_rows(frame.poses, frame.index, angles=True, time_s=frame.time_s))
+            self._csv.writerows(export.csv_rows(frame.poses, frame.index, angles=True, time_s=frame.time_s,
+                                                convention=self.convention))
         else:
-            self._file.write(export.jsonl_line(frame.index, frame.time_s, frame.poses, angles=True) + "\n")
+            self._file.write(export.jsonl_line(frame.index, frame.time_s, frame.poses, angles=True,
+                                               convention=self.convention) + "\n")
 
     def finish(self) -> None:
         if self._file is not None:
@@ -144,10 +148,12 @@ class OpenPoseFolder(Sink):
 class AngleCollector(Sink):
     """Keeps ``(index, time_s, poses)`` of every frame: :meth:`series` (joint and segment angles per person),
     :meth:`csv_text`, :meth:`trajectories`; with a ``path``, writes the angles CSV
-    (:func:`posekit.export.write_angles_csv`) when published."""
+    (:func:`posekit.export.write_angles_csv`) when published. Angles in ``convention``
+    (:mod:`posekit.kinematics`)."""
 
-    def __init__(self, path: str | os.PathLike | None = None) -> None:
+    def __init__(self, path: str | os.PathLike | None = None, *, convention: str = DEFAULT_CONVENTION) -> None:
         self.path = Path(path) if path is not None else None
+        self.convention = check_convention(convention)
         self.frames: list[tuple[int, float, list[Pose]]] = []
         self.fps: Optional[float] = None
         self._series: Optional[dict] = None
@@ -167,7 +173,7 @@ class AngleCollector(Sink):
     def series(self) -> dict:
         """``{track ID: AngleSeries}`` (:func:`posekit.kinematics.angle_series`)."""
         if self._series is None:
-            self._series = angle_series(self.frames, fps=self.fps)
+            self._series = angle_series(self.frames, fps=self.fps, convention=self.convention)
         return self._series
 
     def csv_text(self) -> str:

@@ -23,6 +23,7 @@ from typing import Callable, Optional, Sequence
 
 from . import stages
 from .errors import InvalidInputError
+from .kinematics import DEFAULT_CONVENTION
 from .sinks import (
     FrameCallback,
     KeypointWriter,
@@ -85,7 +86,7 @@ def process_video(src: str | os.PathLike, dst: str | os.PathLike | None, estimat
                   output_height: Optional[int] = None, keypoints_path: str | os.PathLike | None = None,
                   keypoints_format: str = "jsonl", progress: Optional[stages.Progress] = None,
                   on_frame: Optional[FrameCallbackFn] = None, track: bool = True, smooth: bool = True,
-                  sinks: Sequence[Sink] = ()) -> VideoResult:
+                  sinks: Sequence[Sink] = (), convention: str = DEFAULT_CONVENTION) -> VideoResult:
     """Estimate poses in every frame of ``src``; write ``dst``, an H.264 MP4 with the skeletons drawn (None:
     no video), the keypoints and whatever ``sinks`` (:mod:`posekit.sinks`) are given.
 
@@ -94,7 +95,8 @@ def process_video(src: str | os.PathLike, dst: str | os.PathLike | None, estimat
     the frames between reuse its poses. ``max_seconds`` / ``max_frames`` (None: no cap): where to stop; the
     result says when a cap cut the video. ``output_height``: the overlay's height (aspect kept, even).
     ``keypoints_path``: every frame's poses, ``keypoints_format`` ``"jsonl"`` or ``"csv"`` (output time line,
-    pixels of the upright source frame). ``progress(done, total, eta_s)`` and ``on_frame(index, time_s,
+    pixels of the upright source frame; angles in ``convention``, :mod:`posekit.kinematics`).
+    ``progress(done, total, eta_s)`` and ``on_frame(index, time_s,
     poses)`` are called from the caller's thread. ``track``: people keep an ID from frame to frame (drawn,
     written, pictured in ``result.people``). ``smooth`` (with ``track``): the zero-phase pass of
     :class:`~posekit.smoothing.DelayedSmoother` on each person, a few frames (≤ 16) late. Every output is
@@ -111,7 +113,8 @@ def process_video(src: str | os.PathLike, dst: str | os.PathLike | None, estimat
     info = probe(src)
     _refuse_overwriting(src, dst, keypoints_path)
     facts = stages.estimator_facts(estimator, info.display_size)
-    keypoints = KeypointWriter(keypoints_path, keypoints_format, facts.layout) if keypoints_path else None
+    keypoints = (KeypointWriter(keypoints_path, keypoints_format, facts.layout, convention=convention)
+                 if keypoints_path else None)
     fps = float(info.rate)
     tracker = Tracker.for_fps(fps) if track else None
     if tracker is not None:

@@ -189,3 +189,37 @@ def test_angles_of_one_pose_match_the_csv_columns():
     for name, v in angles(p).items():
         cell = row[header.index(name)]
         assert (cell is None and math.isnan(v)) or cell == pytest.approx(v, abs=1e-3)
+
+
+def test_video_and_batch_write_angles_in_the_convention_asked(tmp_path):
+    """--convention reaches the video pipeline's keypoint file and batch's angle file (columns and values)."""
+    from posekit.cli import build_parser
+
+    from tests.conftest import VIDEOS
+
+    for command in ("video", "batch"):
+        args = build_parser().parse_args([command, str(VIDEOS / "demo.mp4"), "-o", str(tmp_path / "x.mp4")])
+        assert args.convention == "clinical"  # the default
+    from posekit.sinks import AngleCollector, KeypointWriter
+    from posekit.video import process_video
+
+    from tests.golden.replay import ReplayEstimator
+
+    est = ReplayEstimator()
+    for convention, column in (("clinical", "right_knee_flexion"), ("included", "right_knee")):
+        angles = AngleCollector(tmp_path / f"{convention}.angles.csv", convention=convention)
+        process_video(VIDEOS / "dance.avi", None, est, max_frames=10, keypoints_path=tmp_path / f"{convention}.csv",
+                      keypoints_format="csv", sinks=[angles], convention=convention)
+        for name in (f"{convention}.csv", f"{convention}.angles.csv"):
+            rows = list(csv.DictReader(open(tmp_path / name)))
+            assert column in rows[0] and ("right_knee" if convention == "clinical" else "right_knee_flexion") \
+                not in rows[0], name
+    clinical = list(csv.DictReader(open(tmp_path / "clinical.angles.csv")))
+    included = list(csv.DictReader(open(tmp_path / "included.angles.csv")))
+    pairs = [(float(a["right_knee_flexion"]), float(b["right_knee"])) for a, b in zip(clinical, included)
+             if a["right_knee_flexion"]]
+    assert pairs and all(abs(a - (180 - b)) < 2e-3 for a, b in pairs)
+    with pytest.raises(InvalidInputError, match="convention"):
+        from posekit.batch import Settings
+        Settings(angles=True, convention="degrees")
+    assert KeypointWriter(tmp_path / "k.csv", "csv", convention="included").convention == "included"

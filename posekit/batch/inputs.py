@@ -14,6 +14,7 @@ from typing import Optional
 
 from ..errors import InvalidInputError
 from ..imageio import IMAGE_TYPES
+from ..kinematics import CONVENTIONS, DEFAULT_CONVENTION
 from ..models import DEFAULT_MODEL
 from ..refine import DEFAULT_MARGIN
 from ..video import MAX_FRAMES, VIDEO_TYPES
@@ -23,7 +24,7 @@ LIST_TYPES = ("txt", "lst", "list")
 #: Staging folder (in the output folder, so that ``os.replace`` stays on one volume).
 PARTIAL = ".posekit-partial"
 
-_VERSION = "posekit-batch-2"  # bump when the bytes written for the same settings change
+_VERSION = "posekit-batch-3"  # bump when the bytes written for the same settings change (3: angle conventions)
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Settings:
             :func:`posekit.video.process_video` does.
         every, max_frames, max_seconds, height: as :func:`posekit.video.process_video` (``height`` scales
             the overlay video).
+        convention: how the angles in the keypoints and angle files are reported (:mod:`posekit.kinematics`).
     """
 
     model: str = DEFAULT_MODEL
@@ -63,12 +65,15 @@ class Settings:
     max_frames: Optional[int] = MAX_FRAMES
     max_seconds: Optional[float] = None
     height: Optional[int] = None
+    convention: str = DEFAULT_CONVENTION
 
     def __post_init__(self) -> None:
         if self.keypoints not in (None, "jsonl", "csv"):
             raise InvalidInputError(f"keypoints must be 'jsonl', 'csv' or None, got {self.keypoints!r}")
         if not (self.keypoints or self.overlay or self.openpose_json or self.angles):
             raise InvalidInputError("nothing to write: ask for keypoints, angles, an overlay or OpenPose JSON")
+        if self.convention not in CONVENTIONS:
+            raise InvalidInputError(f"convention must be one of {', '.join(CONVENTIONS)}, got {self.convention!r}")
         if int(self.every) < 1:
             raise InvalidInputError(f"every must be 1 or more, got {self.every}")
 

@@ -85,10 +85,11 @@ class Worker:
         s = self.settings
         frame = FrameRecord(0, 0.0, bgr, poses)  # as a video's files with one frame, number 0
         if "keypoints" in staged:
-            with KeypointWriter(staged["keypoints"], s.keypoints, self.estimator.layout) as kp:
+            with KeypointWriter(staged["keypoints"], s.keypoints, self.estimator.layout,
+                                convention=s.convention) as kp:
                 kp.write(frame)
         if "angles" in staged:
-            with AngleCollector(staged["angles"]) as angles:
+            with AngleCollector(staged["angles"], convention=s.convention) as angles:
                 angles.write(frame)
         if "overlay" in staged:
             staged["overlay"].write_bytes(encode_image(draw_poses(bgr, poses), staged["overlay"].suffix))
@@ -104,11 +105,11 @@ class Worker:
         if "openpose" in staged:
             sinks.append(OpenPoseFolder(staged["openpose"], Path(item.key).stem, self.estimator.layout))
         if "angles" in staged:
-            sinks.append(AngleCollector(staged["angles"]))
+            sinks.append(AngleCollector(staged["angles"], convention=s.convention))
         r = process_video(item.source, staged.get("overlay"), self.estimator, every=s.every,
                           max_frames=s.max_frames, max_seconds=s.max_seconds, output_height=s.height,
                           keypoints_path=staged.get("keypoints"), keypoints_format=s.keypoints or "jsonl",
-                          track=s.track, smooth=s.smooth, sinks=sinks)
+                          track=s.track, smooth=s.smooth, sinks=sinks, convention=s.convention)
         # people: IDs given out when tracking, else the most people seen in one frame
         res.frames, res.duration_s, res.people = r.frames, r.duration_s, (r.ids if s.track else r.most_people)
         res.reason = one_line(r.message)

@@ -22,7 +22,7 @@ from ..refine import DEFAULT_MARGIN, REFINERS
 from ..video import MAX_FRAMES
 
 #: Subcommand modules, in the order `--help` lists them.
-COMMANDS = ["estimate", "video", "match", "compare", "models", "angles", "batch"]
+COMMANDS = ["estimate", "video", "match", "compare", "models", "angles", "batch", "report"]
 
 
 def add_model_options(parser: argparse.ArgumentParser, *, threshold: bool = True, refine: str | None = None,
@@ -84,8 +84,8 @@ def _scales(text: str) -> tuple[float, ...]:
 
 
 def add_video_options(parser: argparse.ArgumentParser) -> None:
-    """--every / --max-seconds / --max-frames / --height / --no-track / --no-smooth, shared by the subcommands
-    that run the video pipeline (``video``, ``batch``)."""
+    """--every / --max-seconds / --max-frames / --height / --no-track / --no-smooth / --convention, shared by the
+    subcommands that run the video pipeline (``video``, ``batch``)."""
     parser.add_argument("--every", type=int, default=1, metavar="K",
                         help="run the network on every K-th frame; the others reuse its poses (default: 1)")
     parser.add_argument("--max-seconds", type=float, metavar="S", help="process only the first S seconds of a video")
@@ -97,6 +97,7 @@ def add_video_options(parser: argparse.ArgumentParser) -> None:
                         help="do not follow people across frames (no IDs; person numbers restart every frame)")
     parser.add_argument("--no-smooth", dest="smooth", action="store_false",
                         help="do not smooth the tracked keypoints (zero-phase low-pass per person)")
+    add_convention_option(parser)
 
 
 def make_estimator(args: argparse.Namespace) -> PoseEstimator:

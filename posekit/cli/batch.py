@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
                         keypoints=None if args.keypoints == "none" else args.keypoints, overlay=args.overlay,
                         openpose_json=args.openpose_json, angles=args.angles, track=args.track,
                         smooth=args.smooth, every=args.every, max_frames=args.max_frames,
-                        max_seconds=args.max_seconds, height=args.height)
+                        max_seconds=args.max_seconds, height=args.height, convention=args.convention)
     if args.workers is not None and args.workers < 1:
         raise InvalidInputError(f"--workers must be 1 or more, got {args.workers}")
     if args.engine == "ray":

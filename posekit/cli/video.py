@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
                                max_frames=args.max_frames, output_height=args.height,
                                keypoints_path=args.keypoints, keypoints_format=fmt,
                                progress=_progress_printer() if show else None, track=args.track,
-                               smooth=args.smooth, sinks=sinks)
+                               smooth=args.smooth, sinks=sinks, convention=args.convention)
     finally:
         if show:
             print(file=sys.stderr)

@@ -55,6 +55,7 @@ from .alignment import (
     angle_label,
     describe_angle_difference,
     frame_scores,
+    most_moving_angle,
     phases_of,
 )
 from .comparison import MIN_COMPARE_FRAMES, MIN_COMPARE_S, Comparison, compare_sequences, too_short_to_compare
@@ -77,6 +78,6 @@ __all__ = [
     "MIN_WINDOW_S", "WINDOW_FRACTION", "Alignment", "Band", "Comparison", "Features", "JointDifference", "Phase",
     "PoseSequence", "Repetition", "RepetitionMatch", "Repetitions", "align", "angle_label", "compare_sequences",
     "cost_band", "count_repetitions", "default_radius", "describe_angle_difference", "dtw_band", "features",
-    "frame_scores", "joint_angles", "match_repetitions", "normalised_keypoints", "pair_cost", "phases_of",
-    "smooth_angle", "too_short_to_compare", "too_short_to_count",
+    "frame_scores", "joint_angles", "match_repetitions", "most_moving_angle", "normalised_keypoints", "pair_cost",
+    "phases_of", "smooth_angle", "too_short_to_compare", "too_short_to_count",
 ]

@@ -234,6 +234,15 @@ def _most_moving(angles: np.ndarray, fps: float, min_coverage: float = 0.6) -> i
     return best
 
 
+def most_moving_angle(names: list[str] | tuple[str, ...], angles: np.ndarray, fps: float,
+                      min_coverage: float = 0.6) -> str | None:
+    """The name of the angle (a column of ``angles``, (T, A) degrees, NaN where missing) that moves most and most
+    cleanly: the one whose turning points cut a reference into phases (see :func:`_most_moving`). None when no
+    angle is measured in ``min_coverage`` of the frames."""
+    best = _most_moving(np.asarray(angles, np.float64), fps, min_coverage) if len(names) else None
+    return None if best is None else names[best]
+
+
 def _phase_feedback(att: Features, ref: Features, path: np.ndarray, sim: np.ndarray, fps_ref: float,
                     min_phase_s: float):
     n_ref = len(ref)
@@ -309,4 +318,4 @@ def align(reference: PoseSequence, attempt: PoseSequence, *, mirror: bool = Fals
 
 
 __all__ = ["Alignment", "JointDifference", "Phase", "align", "angle_label", "describe_angle_difference",
-           "frame_scores", "phases_of"]
+           "frame_scores", "most_moving_angle", "phases_of"]

@@ -226,9 +226,9 @@ def wait_idle(page, timeout: float = LOAD_TIMEOUT_MS) -> None:
         timeout=timeout)
 
 
-def download(page, button_name: str) -> bytes:
-    """Click a download button and return the downloaded bytes."""
-    button = page.get_by_role("button", name=button_name).first
+def download(page, button_name: str, *, exact: bool = False) -> bytes:
+    """Click a download button and return the downloaded bytes (``exact``: the name whole, not a part of it)."""
+    button = page.get_by_role("button", name=button_name, exact=exact).first
     button.wait_for()
     with page.expect_download() as info:
         button.click()

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import av
+import html5lib
 import pytest
 
 from .conftest import download, metric, number, screenshot, upload, use_fast_model, wait_idle
@@ -51,6 +52,17 @@ def test_compare_two_clips(new_page, tmp_path):
     summary = next(r for r in rows if r["section"] == "summary" and r["measure"] == "similarity")
     assert float(summary["value"]) == pytest.approx(similarity, abs=0.06)
     assert sum(r["section"] == "frame" for r in rows) == 80
+
+    # the HTML report to hand over: the same similarity and repetitions as the CSV report
+    tree = html5lib.HTMLParser(strict=True, namespaceHTMLElements=False).parse(
+        download(page, "Download report", exact=True).decode("utf-8"))
+    assert tree.find(".//title").text == "Movement report: person 1, student.mp4"
+    big = tree.find(".//section[@id='comparison']/p[@data-measure='similarity']")
+    assert float(big.get("data-value")) == float(summary["value"])
+    assert tree.find(".//section[@id='repetitions']/p[@data-measure='count']").get("data-value") == "3"
+    assert len(tree.find(".//table[@id='repetitions-table']/tbody").findall("tr")) == 3
+    moments = [h for h in tree.iter("h3") if "".join(h.itertext()).startswith("Moment ")]
+    assert len(moments) == 3
 
 
 def test_home_links_to_compare_videos(new_page):

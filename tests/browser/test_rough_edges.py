@@ -60,7 +60,7 @@ def test_image_angles_say_not_in_the_picture_and_how_they_are_measured(new_page)
     rows = dict(zip(texts[0::3], texts[1::3]))  # angle -> degrees (then how it is measured)
     flexion = [v for k, v in rows.items() if k.endswith("flexion") and v != "not in the picture"]
     assert flexion and all(v.endswith("°") and 0 <= number(v) <= 180 for v in flexion), rows
-    caption = page.get_by_text(re.compile(r"^Angles \(clinical\): Knee, elbow and hip: flexion")).first
+    caption = page.get_by_text(re.compile(r"^Angles \(clinical\): Knees, elbows and hips as flexion")).first
     caption.wait_for()
     assert "0° = straight" in caption.inner_text() and "not in the picture" in caption.inner_text()
     screenshot(page, "image_angles")
@@ -144,7 +144,7 @@ def test_video_time_left_and_angles_in_either_convention(new_page, tmp_path):
 
     page.get_by_text("Joint angles over time").wait_for()
     wait_idle(page)
-    page.get_by_text(re.compile(r"^Angles \(clinical\): Knee, elbow and hip: flexion")).first.wait_for()
+    page.get_by_text(re.compile(r"^Angles \(clinical\): Knees, elbows and hips as flexion")).first.wait_for()
     page.get_by_text(re.compile(r"^Range of motion:.*clinical \(0° = straight\)")).first.wait_for()
     rows = list(csv.DictReader(io.StringIO(download(page, "Download angles per frame (CSV)").decode())))
     assert list(rows[0])[:4] == ["frame", "time", "person", "right_elbow_flexion"]
