@@ -196,8 +196,8 @@ rows = [{"angle": r["label"], "min": _degrees(r["min"]), "max": _degrees(r["max"
         for r in chosen.summary() if r["angle"] in joints]
 st.table(rows, hide_index=True, border="horizontal")
 name, rule = common.CONVENTION_CHOICES[convention].split(": ")
-st.caption(f"Range of motion: the largest angle minus the smallest, over the frames where it was measured. Knee, "
-           f"elbow and hip: {name.lower()} ({rule}), as in the chart. The CSV below also has the direction of the "
+st.caption(f"Range of motion: the largest angle minus the smallest, over the frames where it was measured. Knees, "
+           f"elbows and hips: {name.lower()} ({rule}), as in the chart. The CSV below also has the direction of the "
            "trunk and of each limb segment in every frame.")
 st.download_button("Download angles per frame (CSV)", angles_csv_text(every_angle),
                    file_name=f"{res['name']}_angles_{convention}.csv", mime="text/csv", icon=":material/download:",
