@@ -22,12 +22,14 @@ import cv2
 import numpy as np
 
 from .backends import DEFAULT_BACKEND
+from .evidence import MapEvidence
 from .layouts import Layout
 from .letterbox import Letterbox
 from .models import DEFAULT_MODEL, ModelSpec
 from .openpose import Inference, OpenPose, as_bgr
-from .pose import Pose
+from .pose import Pose, image_size
 from .refine import DEFAULT_MARGIN, DEFAULT_MAX_PEOPLE, Refiner, make_refiner
+from .screen import DEFAULT_RULES, Rules, screen
 
 
 @runtime_checkable
@@ -62,11 +64,16 @@ class TwoStage:
 
     ``first`` is an :class:`Estimator` with ``last_timings`` and ``with_threshold`` (an :class:`OpenPose`);
     ``refiner`` a :class:`posekit.refine.Refiner` or None. Thread-safe when both stages are (posekit's are).
+
+    The refiner's people are then screened (:func:`posekit.screen.screen` with ``rules``; None: not screened):
+    a joint the picture does not show (on the border, on someone else, a leg with no evidence in the first
+    stage's maps) is left out, so nothing downstream draws, measures or compares it.
     """
 
-    def __init__(self, first: OpenPose, refiner: Refiner | None = None):
+    def __init__(self, first: OpenPose, refiner: Refiner | None = None, *, rules: Rules | None = DEFAULT_RULES):
         self.first = first
         self.refiner = refiner
+        self.rules = rules
         self.last_timings: dict[str, float] = {}
 
     @property
@@ -94,12 +101,22 @@ class TwoStage:
         people (``threshold``: None is the first stage's own), then refined. ``last_timings`` holds the
         call's milliseconds per step."""
         image = as_bgr(image)
-        poses = self.first.estimate(image, threshold)
+        with_maps = getattr(self.first, "estimate_with_maps", None)
+        if self.refiner is None or with_maps is None:
+            poses, inf = self.first.estimate(image, threshold), None
+        else:
+            poses, inf = with_maps(image, threshold)
         timings = dict(self.first.last_timings)
         if self.refiner is not None:
             t0 = time.perf_counter()
-            poses = self.refiner.refine(image, poses)
-            timings["refine"] = (time.perf_counter() - t0) * 1e3
+            refined = self.refiner.refine(image, poses)
+            t1 = time.perf_counter()
+            timings["refine"] = (t1 - t0) * 1e3
+            if self.rules is not None:
+                refined = screen(refined, image_size(image), evidence=MapEvidence.of(inf) if inf else None,
+                                 first=poses, rules=self.rules)
+                timings["screen"] = (time.perf_counter() - t1) * 1e3
+            poses = refined
         self.last_timings = timings
         return poses
 
@@ -143,6 +160,7 @@ class PoseEstimator(TwoStage):
         refine_margin: the crop's side over the person's keypoint box side (see :func:`posekit.refine.person_crop`).
         refine_passes: MoveNet passes: 1 (default, the most accurate keypoints), 2 (re-cropped around
             MoveNet's own keypoints: the same keypoints at any size, what matching uses; see ``MoveNetRefiner``).
+        rules: how the refined people are screened (:class:`posekit.screen.Rules`; None: not screened).
     """
 
     def __init__(self, model: str | ModelSpec = DEFAULT_MODEL, backend: str = DEFAULT_BACKEND,
@@ -150,12 +168,12 @@ class PoseEstimator(TwoStage):
                  input_size: tuple[int, int] | str | None = "auto", scales: Sequence[float] = (1.0,),
                  net: cv2.dnn.Net | None = None, download: bool = True, refine: str | Refiner | None = None,
                  refine_max_people: int = DEFAULT_MAX_PEOPLE, refine_margin: float = DEFAULT_MARGIN,
-                 refine_passes: int = 1):
+                 refine_passes: int = 1, rules: Rules | None = DEFAULT_RULES):
         first = OpenPose(model, backend, threshold, paf_threshold=paf_threshold, min_keypoints=min_keypoints,
                          extend=extend, input_size=input_size, scales=scales, net=net, download=download)
         refiner = make_refiner(refine, first=first, backend=first.requested_backend, max_people=refine_max_people,
                                margin=refine_margin, passes=refine_passes, download=download)
-        super().__init__(first, refiner)
+        super().__init__(first, refiner, rules=rules)
 
     def __repr__(self) -> str:
         return f"PoseEstimator(model={self.name!r}, backend={self.backend!r}, threshold={self.threshold})"

@@ -32,6 +32,7 @@ from .letterbox import (
 )
 from .models import DEFAULT_MODEL, ModelSpec, get_model, resolve, resolve_config
 from .pose import Pose
+from .screen import drop_fragments
 
 
 @dataclass
@@ -282,18 +283,26 @@ class OpenPose:
 
     def decode(self, inf: Inference, threshold: float | None = None) -> list[Pose]:
         """The people in ``inf`` (from :meth:`infer`) with this stage's grouping settings (keypoint and PAF
-        thresholds, minimum keypoints, the second chance), in image pixels."""
-        return inf.decode(threshold=self.threshold if threshold is None else float(threshold),
-                          paf_threshold=self.paf_threshold, min_keypoints=self.min_keypoints,
-                          extend=self.extend)
+        thresholds, minimum keypoints, the second chance), in image pixels; "people" that are pieces of a
+        better-found person (:func:`posekit.screen.drop_fragments`) left out."""
+        poses = inf.decode(threshold=self.threshold if threshold is None else float(threshold),
+                           paf_threshold=self.paf_threshold, min_keypoints=self.min_keypoints,
+                           extend=self.extend)
+        return drop_fragments(poses)
 
     def estimate(self, image: np.ndarray, threshold: float | None = None) -> list[Pose]:
         """All people found in a BGR image, keypoints in image pixels, most confident first. ``threshold``
         (default: this stage's) is the minimum heatmap peak for a keypoint. The call's timings (milliseconds
         per step) are left in :attr:`last_timings`."""
+        return self.estimate_with_maps(image, threshold)[0]
+
+    def estimate_with_maps(self, image: np.ndarray, threshold: float | None = None
+                           ) -> tuple[list[Pose], Inference]:
+        """:meth:`estimate` and the maps it decoded (what a second stage's joints are checked against:
+        :mod:`posekit.screen`)."""
         inf = self.infer(image)
         t0 = time.perf_counter()
         poses = self.decode(inf, threshold)
         inf.timings["decode"] = (time.perf_counter() - t0) * 1e3
         self.last_timings = inf.timings
-        return sorted(poses, key=lambda p: -p.score)
+        return sorted(poses, key=lambda p: -p.score), inf
