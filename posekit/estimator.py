@@ -23,6 +23,7 @@ import numpy as np
 
 from .backends import DEFAULT_BACKEND
 from .evidence import MapEvidence
+from .exposure import Exposure, normalise
 from .layouts import Layout
 from .letterbox import Letterbox
 from .models import DEFAULT_MODEL, ModelSpec
@@ -68,13 +69,21 @@ class TwoStage:
     The refiner's people are then screened (:func:`posekit.screen.screen` with ``rules``; None: not screened):
     a joint the picture does not show (on the border, on someone else, a leg with no evidence in the first
     stage's maps) is left out, so nothing downstream draws, measures or compares it.
+
+    A dark picture is brightened first (:func:`posekit.exposure.normalise`; ``exposure=False``: never), for both
+    stages; ``last_exposure`` says whether it was.
     """
 
-    def __init__(self, first: OpenPose, refiner: Refiner | None = None, *, rules: Rules | None = DEFAULT_RULES):
+    def __init__(self, first: OpenPose, refiner: Refiner | None = None, *, rules: Rules | None = DEFAULT_RULES,
+                 exposure: bool = True):
         self.first = first
         self.refiner = refiner
         self.rules = rules
+        self.exposure = bool(exposure)
         self.last_timings: dict[str, float] = {}
+        #: What the last call did to the picture's exposure (:class:`posekit.exposure.Exposure`; ``normalised``
+        #: and ``message`` for the UI), None before the first call or with ``exposure=False``.
+        self.last_exposure: Exposure | None = None
 
     @property
     def layout(self) -> Layout:
@@ -94,6 +103,7 @@ class TwoStage:
         view = copy.copy(self)
         view.first = self.first.with_threshold(threshold)
         view.last_timings = {}
+        view.last_exposure = None
         return view
 
     def estimate(self, image: np.ndarray, threshold: float | None = None) -> list[Pose]:
@@ -101,12 +111,19 @@ class TwoStage:
         people (``threshold``: None is the first stage's own), then refined. ``last_timings`` holds the
         call's milliseconds per step."""
         image = as_bgr(image)
+        t0 = time.perf_counter()
+        exposure = None
+        if self.exposure:
+            image, exposure = normalise(image)
+        spent = (time.perf_counter() - t0) * 1e3
         with_maps = getattr(self.first, "estimate_with_maps", None)
         if self.refiner is None or with_maps is None:
             poses, inf = self.first.estimate(image, threshold), None
         else:
             poses, inf = with_maps(image, threshold)
         timings = dict(self.first.last_timings)
+        if exposure is not None and exposure.normalised:
+            timings["exposure"] = spent
         if self.refiner is not None:
             t0 = time.perf_counter()
             refined = self.refiner.refine(image, poses)
@@ -118,6 +135,7 @@ class TwoStage:
                 timings["screen"] = (time.perf_counter() - t1) * 1e3
             poses = refined
         self.last_timings = timings
+        self.last_exposure = exposure
         return poses
 
 
@@ -161,6 +179,7 @@ class PoseEstimator(TwoStage):
         refine_passes: MoveNet passes: 1 (default, the most accurate keypoints), 2 (re-cropped around
             MoveNet's own keypoints: the same keypoints at any size, what matching uses; see ``MoveNetRefiner``).
         rules: how the refined people are screened (:class:`posekit.screen.Rules`; None: not screened).
+        exposure: brighten dark pictures before the network (:mod:`posekit.exposure`; default True).
     """
 
     def __init__(self, model: str | ModelSpec = DEFAULT_MODEL, backend: str = DEFAULT_BACKEND,
@@ -168,12 +187,12 @@ class PoseEstimator(TwoStage):
                  input_size: tuple[int, int] | str | None = "auto", scales: Sequence[float] = (1.0,),
                  net: cv2.dnn.Net | None = None, download: bool = True, refine: str | Refiner | None = None,
                  refine_max_people: int = DEFAULT_MAX_PEOPLE, refine_margin: float = DEFAULT_MARGIN,
-                 refine_passes: int = 1, rules: Rules | None = DEFAULT_RULES):
+                 refine_passes: int = 1, rules: Rules | None = DEFAULT_RULES, exposure: bool = True):
         first = OpenPose(model, backend, threshold, paf_threshold=paf_threshold, min_keypoints=min_keypoints,
                          extend=extend, input_size=input_size, scales=scales, net=net, download=download)
         refiner = make_refiner(refine, first=first, backend=first.requested_backend, max_people=refine_max_people,
                                margin=refine_margin, passes=refine_passes, download=download)
-        super().__init__(first, refiner, rules=rules)
+        super().__init__(first, refiner, rules=rules, exposure=exposure)
 
     def __repr__(self) -> str:
         return f"PoseEstimator(model={self.name!r}, backend={self.backend!r}, threshold={self.threshold})"
