@@ -70,7 +70,7 @@ class Rules:
     #: ... where a joint needs at least this first-stage heatmap value.
     border_heat: float = 0.2
     #: Rule 2: "on another person's joint" = within this many of their OKS tolerances (2 sigma x their size) ...
-    own_tolerance: float | None = 1.5
+    own_tolerance: float | None = 1.0
     #: ... while this person's own first-stage joint is farther than this many of their own tolerances; that
     #: joint takes its place when the first stage scored it at least ``fallback_score``.
     own_margin: float = 1.0
