@@ -51,6 +51,10 @@ DEFAULT_MIN_KEYPOINTS = 4
 #: MoveNet scores every joint, seen or not (unseen knees score 0.17-0.6): under this the first stage's joint
 #: stays. 0.15 and 0.2 were tried with :mod:`posekit.screen`'s rules: no fewer phantoms, lower AP at 0.2.
 KEYPOINT_THRESHOLD = 0.1
+#: A group of keypoints too weak for the first stage is a person when MoveNet's 12 body joints on its crop score
+#: this much on average (:meth:`MoveNetRefiner.confirm`): 0.3-0.4 confirm the faint jhmdb player of
+#: bench/bench_accuracy.py and no one else on the evaluation set or the shared photos; 0.5 no one.
+CONFIRM_SCORE = 0.4
 
 _NECK = COCO18.index("Neck")
 _RSHO, _LSHO = COCO18.index("RShoulder"), COCO18.index("LShoulder")
@@ -84,6 +88,17 @@ def _candidates(poses: list[Pose], max_people: int, min_keypoints: int) -> list[
     ok = [i for i, p in enumerate(poses) if p.layout == "COCO-18" and p.num_visible >= min_keypoints]
     ok.sort(key=lambda i: -poses[i].score)
     return sorted(ok[:max(0, int(max_people))])
+
+
+def _same_person(a: Pose, b: Pose) -> bool:
+    """Whether two poses are one person: at least 3 shared keypoints, their median distance under a fifth of the
+    second's size."""
+    both = a.visible & b.visible
+    if both.sum() < 3:
+        return False
+    x0, y0, x1, y1 = b.bbox()
+    scale = max(float(np.sqrt(max(x1 - x0, 1.0) * max(y1 - y0, 1.0))), 16.0)
+    return float(np.median(np.hypot(*(a.keypoints[both, :2] - b.keypoints[both, :2]).T))) < 0.2 * scale
 
 
 def _agreement(a: np.ndarray, b: np.ndarray, scale: float) -> tuple[float, int]:
@@ -163,11 +178,33 @@ class MoveNetRefiner:
             todo = again
         return out
 
+    def confirm(self, image_bgr: np.ndarray, weak: list[Pose], people: list[Pose]) -> list[Pose]:
+        """The people among ``weak`` (groups of keypoints the first stage found too weak to keep:
+        :meth:`posekit.openpose.OpenPose.weak_people`) that MoveNet sees clearly on their crop: its body joints
+        score :data:`CONFIRM_SCORE` on average or more, and they are not one of ``people`` (the people kept)
+        nor of each other. Their keypoints are MoveNet's, their score the first stage's (they rank last)."""
+        weak = sorted(weak, key=lambda p: -p.score)[:max(0, self.max_people)]
+        crops = [(p, c) for p in weak if (c := person_crop(p, self.margin)) is not None]
+        if not crops:
+            return []
+        size = self.net.size
+        batch = np.stack([cv2.cvtColor(crop_square(image_bgr, c, size), cv2.COLOR_BGR2RGB) for _, c in crops])
+        found: list[Pose] = []
+        for (pose, crop), res in zip(crops, self.net.predict(batch)):
+            if float(res[5:17, 2].mean()) < CONFIRM_SCORE:
+                continue
+            empty = Pose(np.zeros_like(pose.keypoints), pose.score, pose.layout, {"confirmed": True})
+            new = self._merge(empty, crop, res, image_bgr.shape[:2])
+            if new is not None and not any(_same_person(new, q) for q in [*people, *found]):
+                found.append(new)
+        return found
+
     def _merge(self, first: Pose, crop: Crop, res: np.ndarray, image_hw: tuple[int, int]) -> Pose | None:
         """The first-stage pose with MoveNet's keypoints; None when MoveNet found somebody else (in a crowd the
-        crop holds several people: the one MoveNet picks must agree with the first stage's person). MoveNet
-        places all 17 joints, seen or not: one scoring under ``keypoint_threshold``, or in the padding outside
-        the image, is not in the picture and is left out (confidence 0), not replaced by the first stage's."""
+        crop holds several people: the one MoveNet picks must agree with the first stage's person). A MoveNet
+        joint scoring under ``keypoint_threshold`` keeps the first stage's; one in the padding outside the image
+        is not in the picture: left out (confidence 0), the first stage's too. (The joints the picture does not
+        show are left out afterwards: :mod:`posekit.screen`.)"""
         kp = first.keypoints.copy()
         xy = crop.to_image(res[:, :2])
         conf = res[:, 2]
