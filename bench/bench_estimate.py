@@ -123,14 +123,15 @@ def sizing_cost(args, est: PoseEstimator) -> None:
 
 def photo_default_cost(args, images: dict[str, np.ndarray]) -> None:
     """What issue 21's steps cost the photo default (MoveNet Thunder): the estimator as it is (people that are
-    pieces of another dropped, the exposure measured, the refined joints screened) against the same without
-    the screen and the exposure step (the photo default before issue 21, but for the fragment rule, which runs
-    inside the first stage's decoding and costs well under a millisecond), interleaved call by call."""
+    pieces of another dropped, the exposure measured, faint people confirmed, the refined joints screened)
+    against the same without the screen, the exposure step and the confirmation (the photo default before
+    issue 21, but for the fragment rule, which runs inside the first stage's decoding and costs well under a
+    millisecond), interleaved call by call."""
     from posekit.refine import PHOTO_REFINE
 
-    rows = {"photo default before (no screen, no exposure)": PoseEstimator(args.model, backend=args.backend,
-                                                                           refine=PHOTO_REFINE, rules=None,
-                                                                           exposure=False),
+    before = "photo default before (no screen, no exposure)"
+    rows = {before: PoseEstimator(args.model, backend=args.backend, refine=PHOTO_REFINE, rules=None, exposure=False,
+                                  confirm_weak=False),
             "photo default (issue 21)": PoseEstimator(args.model, backend=args.backend, refine=PHOTO_REFINE)}
     print(f"\nphoto default ({PHOTO_REFINE}), {args.backend}: estimate() median ms and the median of per-round "
           f"ratios to before")
@@ -143,7 +144,7 @@ def photo_default_cost(args, images: dict[str, np.ndarray]) -> None:
                 t0 = time.perf_counter()
                 e.estimate(img)
                 times[row].append(time.perf_counter() - t0)
-        base = times["photo default before (no screen, no exposure)"]
+        base = times[before]
         for row, e in rows.items():
             ratio = statistics.median(t / b for t, b in zip(times[row], base))
             screen = e.last_timings.get("screen", 0.0)
