@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import IMAGES, read_image
 
 from posekit import PoseEstimator
 from posekit.accuracy import oks_matrix
 from posekit.export import coco_results
 from posekit.exposure import DARK_LUMA, is_dark, measure, normalise
 from posekit.refine import PHOTO_REFINE
+
+from conftest import IMAGES, read_image
 
 
 def darken(image: np.ndarray, level: float = 0.03, seed: int = 0) -> np.ndarray:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from conftest import VIDEOS, read_image
 
 from posekit import PoseEstimator
 from posekit.evidence import MapEvidence
@@ -15,6 +14,8 @@ from posekit.letterbox import Letterbox
 from posekit.pose import Pose
 from posekit.refine import PHOTO_REFINE
 from posekit.screen import Rules, drop_fragments, screen, screen_pose
+
+from conftest import VIDEOS, read_image
 
 ARMS = [COCO18.index(n) for n in ("RElbow", "RWrist", "LElbow", "LWrist")]
 LEGS = [COCO18.index(n) for n in ("RKnee", "RAnkle", "LKnee", "LAnkle")]
