@@ -18,7 +18,14 @@ from posekit.backends import BACKENDS, DEFAULT_BACKEND, availability, plain_reas
 from posekit.draw import draw_person_labels, draw_poses
 from posekit.errors import InvalidInputError
 from posekit.imageio import IMAGE_TYPES, encode_image, load_image
-from posekit.kinematics import DEFAULT_CONVENTION, JOINT_ANGLES, AngleDef, angle_table, convention_note
+from posekit.kinematics import (
+    DEFAULT_CONVENTION,
+    IMPLAUSIBLE,
+    JOINT_ANGLES,
+    AngleDef,
+    angle_table,
+    convention_note,
+)
 from posekit.movenet import MoveNet
 from posekit.openpose import OpenPose
 from posekit.pose import Pose
@@ -98,8 +105,10 @@ PHOTO_PAGES = ("", "image", "matching")
 ANGLE_PAGES = ("image", "video", "webcam")
 #: The sidebar's "Angles" choice (posekit.kinematics.CONVENTIONS), in words.
 CONVENTION_CHOICES = {"clinical": "Clinical: 0° = straight", "included": "Included: 180° = straight"}
-#: What a table shows for an angle whose joints are not in the picture.
+#: What a table shows for an angle whose joints are not in the picture ...
 NOT_IN_PICTURE = "not in the picture"
+#: ... and for one the keypoints give as no body can bend (posekit.kinematics.IMPLAUSIBLE: a measurement failure).
+IMPOSSIBLE = "left out (impossible angle)"
 
 
 def _refine_choice(sb, page: str) -> str:
@@ -369,12 +378,16 @@ def joint_angles(convention: str) -> tuple[AngleDef, ...]:
 
 def angle_rows(pose: Pose, convention: str, definitions: Sequence[AngleDef] | None = None,
                decimals: int = 1) -> list[dict]:
-    """Rows of an angle table for one person: the angle, its value ("123.4°", or "not in the picture" when its
-    joints were not found) and how it is measured."""
-    rows = angle_table(pose, definitions, convention=convention)
-    return [{"angle": r["angle"],
-             "degrees": NOT_IN_PICTURE if r["degrees"] is None else f"{r['degrees']:.{decimals}f}°",
-             "how it is measured": r["convention"]} for r in rows]
+    """Rows of an angle table for one person: the angle, its value ("123.4°"; "not in the picture" when its
+    joints were not found, "left out (impossible angle)" when no body bends so) and how it is measured."""
+
+    def value(r: dict) -> str:
+        if r.get("status") == IMPLAUSIBLE:
+            return IMPOSSIBLE
+        return NOT_IN_PICTURE if r["degrees"] is None else f"{r['degrees']:.{decimals}f}°"
+
+    return [{"angle": r["angle"], "degrees": value(r), "how it is measured": r["convention"]}
+            for r in angle_table(pose, definitions, convention=convention)]
 
 
 def convention_caption(convention: str) -> str:

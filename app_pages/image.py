@@ -51,7 +51,8 @@ if poses:
                        format_func=lambda n: f"Person {n}", help="The number drawn above each person.")
     st.table(common.angle_rows(poses[who - 1], settings.convention), hide_index=True, border="horizontal")
     st.caption(f"{common.convention_caption(settings.convention)} Measured in the picture, as the camera sees "
-               f"them; \"{common.NOT_IN_PICTURE}\" when a joint of the angle was not found.")
+               f"them; \"{common.NOT_IN_PICTURE}\" when a joint of the angle was not found, \"{common.IMPOSSIBLE}\" "
+               "when the joints found give an angle no body can make (a joint misplaced).")
 
     def _report(img, poses, who, name, made_with) -> bytes:
         """The report (made when the button is pressed, from this run's photo, people and choices)."""

@@ -5,7 +5,8 @@ Run: .venv/bin/python bench/bench_estimate.py [--model mobilenet_v2_1.4] [--back
 Prints, side by side in one run: the bare forward (the runner alone, on a ready blob), estimate(), and each
 stage of estimate() (preprocess, forward, peaks, grouping), as medians in ms, and the ratio
 estimate / bare forward (target <= 1.10). Measurements are interleaved image by image so a noisy machine
-affects every column alike.
+affects every column alike. Then what sizing the input and multi-scale cost on a 16:9 frame, and what issue
+21's steps cost the photo default (``--photo-only``: that alone).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ def main() -> None:
     ap.add_argument("--model", default="mobilenet_v2_1.4")
     ap.add_argument("--backend", default="cpu")
     ap.add_argument("--repeat", type=int, default=15)
+    ap.add_argument("--photo-only", action="store_true", help="the photo default's cost only (issue 21)")
     args = ap.parse_args()
     est = PoseEstimator(args.model, backend=args.backend)
     images = {"p3": cv2.imread(str(IMAGES / "p3.jpg")), "apink2": cv2.imread(str(IMAGES / "apink2.jpg")),
@@ -79,7 +81,11 @@ def main() -> None:
               f"{med['forward']:8.1f} {med['peaks']:6.2f} {med['group']:6.2f}")
     print("targets: estimate / bare forward <= 1.10; grouping <= 3 ms for 10 people "
           "(also bench/bench_grouping.py for synthetic maps)")
+    if args.photo_only:
+        photo_default_cost(args, images)
+        return
     sizing_cost(args, est)
+    photo_default_cost(args, images)
 
 
 def sizing_cost(args, est: PoseEstimator) -> None:
@@ -113,6 +119,38 @@ def sizing_cost(args, est: PoseEstimator) -> None:
         print(f"  {name:28s} input {size:8s} {len(e.estimate(frame)):2d} people {med * 1e3:8.1f} ms "
               f"{ratio:5.2f}x")
     print("target: auto <= 1.60x fixed")
+
+
+def photo_default_cost(args, images: dict[str, np.ndarray]) -> None:
+    """What issue 21's steps cost the photo default (MoveNet Thunder): the estimator as it is (people that are
+    pieces of another dropped, the exposure measured, faint people confirmed, the refined joints screened)
+    against the same without the screen, the exposure step and the confirmation (the photo default before
+    issue 21, but for the fragment rule, which runs inside the first stage's decoding and costs well under a
+    millisecond), interleaved call by call."""
+    from posekit.refine import PHOTO_REFINE
+
+    before = "photo default before (no screen, no exposure)"
+    rows = {before: PoseEstimator(args.model, backend=args.backend, refine=PHOTO_REFINE, rules=None, exposure=False,
+                                  confirm_weak=False),
+            "photo default (issue 21)": PoseEstimator(args.model, backend=args.backend, refine=PHOTO_REFINE)}
+    print(f"\nphoto default ({PHOTO_REFINE}), {args.backend}: estimate() median ms and the median of per-round "
+          f"ratios to before")
+    for name, img in images.items():
+        times: dict[str, list[float]] = {k: [] for k in rows}
+        for e in rows.values():
+            e.estimate(img)
+        for _ in range(args.repeat):
+            for row, e in rows.items():
+                t0 = time.perf_counter()
+                e.estimate(img)
+                times[row].append(time.perf_counter() - t0)
+        base = times[before]
+        for row, e in rows.items():
+            ratio = statistics.median(t / b for t, b in zip(times[row], base))
+            screen = e.last_timings.get("screen", 0.0)
+            print(f"  {name:10s} {row:48s} {len(e.estimate(img)):2d} people {statistics.median(times[row]) * 1e3:8.1f} "
+                  f"ms {ratio:5.2f}x  (screen {screen:.2f} ms)")
+    print("target (issue 21): photo default <= 1.2x before")
 
 
 if __name__ == "__main__":

@@ -22,12 +22,15 @@ import cv2
 import numpy as np
 
 from .backends import DEFAULT_BACKEND
+from .evidence import MapEvidence
+from .exposure import Exposure, normalise
 from .layouts import Layout
 from .letterbox import Letterbox
 from .models import DEFAULT_MODEL, ModelSpec
 from .openpose import Inference, OpenPose, as_bgr
-from .pose import Pose
+from .pose import Pose, image_size
 from .refine import DEFAULT_MARGIN, DEFAULT_MAX_PEOPLE, Refiner, make_refiner
+from .screen import DEFAULT_RULES, Rules, screen
 
 
 @runtime_checkable
@@ -62,12 +65,28 @@ class TwoStage:
 
     ``first`` is an :class:`Estimator` with ``last_timings`` and ``with_threshold`` (an :class:`OpenPose`);
     ``refiner`` a :class:`posekit.refine.Refiner` or None. Thread-safe when both stages are (posekit's are).
+
+    The refiner's people are then screened (:func:`posekit.screen.screen` with ``rules``; None: not screened):
+    a joint the picture does not show (on the border, on someone else, a leg with no evidence in the first
+    stage's maps) is left out, so nothing downstream draws, measures or compares it.
+
+    A dark picture is brightened first (:func:`posekit.exposure.normalise`; ``exposure=False``: never), for both
+    stages; ``last_exposure`` says whether it was. With ``confirm_weak`` (the default), the groups of keypoints
+    the first stage found too weak to keep are shown to the refiner, which keeps those it clearly sees as people
+    (MoveNet: :meth:`posekit.refine.MoveNetRefiner.confirm`).
     """
 
-    def __init__(self, first: OpenPose, refiner: Refiner | None = None):
+    def __init__(self, first: OpenPose, refiner: Refiner | None = None, *, rules: Rules | None = DEFAULT_RULES,
+                 exposure: bool = True, confirm_weak: bool = True):
         self.first = first
         self.refiner = refiner
+        self.confirm_weak = bool(confirm_weak)
+        self.rules = rules
+        self.exposure = bool(exposure)
         self.last_timings: dict[str, float] = {}
+        #: What the last call did to the picture's exposure (:class:`posekit.exposure.Exposure`; ``normalised``
+        #: and ``message`` for the UI), None before the first call or with ``exposure=False``.
+        self.last_exposure: Exposure | None = None
 
     @property
     def layout(self) -> Layout:
@@ -87,20 +106,53 @@ class TwoStage:
         view = copy.copy(self)
         view.first = self.first.with_threshold(threshold)
         view.last_timings = {}
+        view.last_exposure = None
         return view
+
+    def _confirm(self, image: np.ndarray, inf, first: list[Pose], refined: list[Pose],
+                 threshold: float | None) -> list[Pose]:
+        """The people the first stage saw too faintly to keep and the refiner confirms (when both can:
+        :meth:`posekit.openpose.OpenPose.weak_people`, :meth:`posekit.refine.MoveNetRefiner.confirm`)."""
+        confirm = getattr(self.refiner, "confirm", None)
+        weak_people = getattr(self.first, "weak_people", None)
+        if not self.confirm_weak or inf is None or confirm is None or weak_people is None:
+            return []
+        weak = weak_people(inf, first, threshold)
+        return confirm(image, weak, refined) if weak else []
 
     def estimate(self, image: np.ndarray, threshold: float | None = None) -> list[Pose]:
         """All people found in a BGR image, keypoints in image pixels, most confident first: the first stage's
-        people (``threshold``: None is the first stage's own), then refined. ``last_timings`` holds the
+        people (``threshold``: None is the first stage's own), then refined (and those it saw too faintly to
+        keep, when the refiner confirms them: they come last). ``last_timings`` holds the
         call's milliseconds per step."""
         image = as_bgr(image)
-        poses = self.first.estimate(image, threshold)
+        t0 = time.perf_counter()
+        exposure = None
+        if self.exposure:
+            image, exposure = normalise(image)
+        spent = (time.perf_counter() - t0) * 1e3
+        with_maps = getattr(self.first, "estimate_with_maps", None)
+        if self.refiner is None or with_maps is None:
+            poses, inf = self.first.estimate(image, threshold), None
+        else:
+            poses, inf = with_maps(image, threshold)
         timings = dict(self.first.last_timings)
+        if exposure is not None and exposure.normalised:
+            timings["exposure"] = spent
         if self.refiner is not None:
             t0 = time.perf_counter()
-            poses = self.refiner.refine(image, poses)
-            timings["refine"] = (time.perf_counter() - t0) * 1e3
+            refined = self.refiner.refine(image, poses)
+            found = self._confirm(image, inf, poses, refined, threshold)
+            t1 = time.perf_counter()
+            timings["refine"] = (t1 - t0) * 1e3
+            refined, poses = refined + found, poses + found
+            if self.rules is not None:
+                refined = screen(refined, image_size(image), evidence=MapEvidence.of(inf) if inf else None,
+                                 first=poses, rules=self.rules)
+                timings["screen"] = (time.perf_counter() - t1) * 1e3
+            poses = refined
         self.last_timings = timings
+        self.last_exposure = exposure
         return poses
 
 
@@ -143,6 +195,10 @@ class PoseEstimator(TwoStage):
         refine_margin: the crop's side over the person's keypoint box side (see :func:`posekit.refine.person_crop`).
         refine_passes: MoveNet passes: 1 (default, the most accurate keypoints), 2 (re-cropped around
             MoveNet's own keypoints: the same keypoints at any size, what matching uses; see ``MoveNetRefiner``).
+        rules: how the refined people are screened (:class:`posekit.screen.Rules`; None: not screened).
+        exposure: brighten dark pictures before the network (:mod:`posekit.exposure`; default True).
+        confirm_weak: show the refiner the groups of keypoints too weak for the first stage to keep; it keeps
+            those it sees clearly as people (default True; see :class:`TwoStage`).
     """
 
     def __init__(self, model: str | ModelSpec = DEFAULT_MODEL, backend: str = DEFAULT_BACKEND,
@@ -150,12 +206,13 @@ class PoseEstimator(TwoStage):
                  input_size: tuple[int, int] | str | None = "auto", scales: Sequence[float] = (1.0,),
                  net: cv2.dnn.Net | None = None, download: bool = True, refine: str | Refiner | None = None,
                  refine_max_people: int = DEFAULT_MAX_PEOPLE, refine_margin: float = DEFAULT_MARGIN,
-                 refine_passes: int = 1):
+                 refine_passes: int = 1, rules: Rules | None = DEFAULT_RULES, exposure: bool = True,
+                 confirm_weak: bool = True):
         first = OpenPose(model, backend, threshold, paf_threshold=paf_threshold, min_keypoints=min_keypoints,
                          extend=extend, input_size=input_size, scales=scales, net=net, download=download)
         refiner = make_refiner(refine, first=first, backend=first.requested_backend, max_people=refine_max_people,
                                margin=refine_margin, passes=refine_passes, download=download)
-        super().__init__(first, refiner)
+        super().__init__(first, refiner, rules=rules, exposure=exposure, confirm_weak=confirm_weak)
 
     @classmethod
     def of(cls, first: OpenPose, refiner: Refiner | None = None) -> "PoseEstimator":

@@ -39,6 +39,12 @@ Definitions (all angles in degrees, measured in the image plane, image y pointin
   down (a hanging thigh is ≈ -90), 180 = pointing left.
 
 * An angle whose keypoints are not all found (confidence 0), or whose segments have zero length, is **NaN**.
+* **Angles a body can make** (issue 21): an elbow or knee more bent than the joint can bend (:data:`LIMITS`: an
+  included angle under 20 degrees at the elbow, 15 at the knee, i.e. flexion over 160 / 165; the normal range
+  of motion is 0-150 and 0-135-160) is a measurement failure (a wrist placed on the shoulder), not a pose: it
+  is NaN as well, so tables, charts, ranges of motion, files and comparisons leave it out.
+  :func:`implausible_array` tells such failures from angles that could not be measured at all. Hips (the
+  thigh against the trunk, a pike folds it flat), shoulders, the trunk and segments have no limit.
 
 Time series: :class:`Trajectory` holds one tracked person's keypoints over frames (``frames``, ``times`` in
 seconds, ``keypoints`` (T, K, 3)); :func:`trajectories` groups a video's frames by ``Pose.track_id``;
@@ -73,6 +79,8 @@ class AngleDef:
         flexion: for a joint angle, whether its clinical form is the flexion (knee, elbow, hip).
         reflect: the value is 180 minus the angle between the vectors (the flexion form of such an angle).
         opensim: the OpenSim coordinate (Rajagopal 2015 full-body model) that this angle's flexion is, if any.
+        limits: (lowest, highest) value a body can show, in this angle's convention (None: any); outside, the
+            value is a measurement failure (module docstring).
     """
 
     name: str
@@ -83,6 +91,7 @@ class AngleDef:
     flexion: bool = False
     reflect: bool = False
     opensim: str = ""
+    limits: tuple[float, float] | None = None
 
     def in_convention(self, convention: str) -> "AngleDef":
         """This angle as it is reported in ``convention`` (itself unless a flexion angle goes clinical)."""
@@ -91,8 +100,10 @@ class AngleDef:
             return self
         what = {"knee": "straight leg", "elbow": "straight arm", "hip": "thigh in line with the trunk"}
         joint = self.name.split("_")[-1]
+        limits = None if self.limits is None else (180.0 - self.limits[1], 180.0 - self.limits[0])
         return replace(self, name=f"{self.name}_flexion", label=f"{self.label} flexion", reflect=True,
-                       description=f"flexion: 0° = {what.get(joint, 'straight')}, 90° = bent at a right angle")
+                       description=f"flexion: 0° = {what.get(joint, 'straight')}, 90° = bent at a right angle",
+                       limits=limits)
 
     @property
     def points(self) -> tuple[str, ...]:
@@ -105,8 +116,14 @@ class AngleDef:
         return tuple(out)
 
 
+#: The included angles (degrees, 180 = straight) an elbow and a knee can show: the most a joint bends, with a
+#: margin for the image plane (AAOS ranges of motion: elbow flexion 0-150, knee 0-135 active, about 160 passive).
+LIMITS: dict[str, tuple[float, float]] = {"elbow": (20.0, 180.0), "knee": (15.0, 180.0)}
+
+
 def _joint(name, label, v1, v2, description, opensim=""):
-    return AngleDef(name, label, "joint", (v1, v2), description, flexion=bool(opensim), opensim=opensim)
+    return AngleDef(name, label, "joint", (v1, v2), description, flexion=bool(opensim), opensim=opensim,
+                    limits=LIMITS.get(name.split("_")[-1]))
 
 
 #: Points of segments in words (for descriptions people read).
@@ -258,14 +275,36 @@ def resolve(definitions: Sequence[AngleDef | str] | None,
         raise ValueError(f"unknown angle {e.args[0]!r}; known: {', '.join(ANGLES_BY_NAME)}") from None
 
 
+def _outside(values: np.ndarray, defs: Sequence[AngleDef]) -> np.ndarray:
+    """(..., A) True where a measured value lies outside its angle's :attr:`AngleDef.limits`."""
+    lo = np.array([d.limits[0] if d.limits else -np.inf for d in defs])
+    hi = np.array([d.limits[1] if d.limits else np.inf for d in defs])
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(values) & ((values < lo - 1e-9) | (values > hi + 1e-9))
+
+
 def angles_array(keypoints: np.ndarray, layout: str | Layout, definitions: Sequence[AngleDef | str] | None = None,
-                 *, min_length: float = 0.0, convention: str = DEFAULT_CONVENTION) -> np.ndarray:
+                 *, min_length: float = 0.0, convention: str = DEFAULT_CONVENTION,
+                 plausible: bool = True) -> np.ndarray:
     """Angles of keypoints (..., K, 3) as an array (..., A) in the order of ``definitions`` (default
     :data:`ANGLES` in ``convention``), NaN where a keypoint is missing or a vector is not longer than
-    ``min_length`` (in the keypoints' unit). Vectorised: a whole trajectory (T, K, 3) at once."""
+    ``min_length`` (in the keypoints' unit), and (``plausible``, the default) where the value is one no body
+    can make (:attr:`AngleDef.limits`). Vectorised: a whole trajectory (T, K, 3) at once."""
     defs = resolve(definitions, convention)
     names = {n for d in defs for n in d.points}
-    return _angles_xy(points(keypoints, layout, names), defs, min_length)
+    values = _angles_xy(points(keypoints, layout, names), defs, min_length)
+    if plausible:
+        values[_outside(values, defs)] = np.nan
+    return values
+
+
+def implausible_array(keypoints: np.ndarray, layout: str | Layout,
+                      definitions: Sequence[AngleDef | str] | None = None, *, min_length: float = 0.0,
+                      convention: str = DEFAULT_CONVENTION) -> np.ndarray:
+    """(..., A) True where an angle could be measured but its value is one no body can make (a measurement
+    failure that :func:`angles_array` leaves out), False where it is plausible or could not be measured."""
+    defs = resolve(definitions, convention)
+    return _outside(angles_array(keypoints, layout, defs, min_length=min_length, plausible=False), defs)
 
 
 def angles(pose: Pose, definitions: Sequence[AngleDef | str] | None = None, *,
@@ -276,13 +315,26 @@ def angles(pose: Pose, definitions: Sequence[AngleDef | str] | None = None, *,
     return {d.name: float(v) for d, v in zip(defs, values)}
 
 
+#: :func:`angle_table`'s ``status`` of an angle: measured, a keypoint it needs not placed (not in the picture),
+#: or a value no body can make (a measurement failure).
+MEASURED, MISSING, IMPLAUSIBLE = "measured", "missing", "implausible"
+
+
 def angle_table(pose: Pose, definitions: Sequence[AngleDef | str] | None = None, *,
                 convention: str = DEFAULT_CONVENTION) -> list[dict]:
-    """Rows ``{"angle": label, "degrees": value or None, "convention": ...}`` for a table of one pose."""
+    """Rows ``{"angle": label, "degrees": value or None, "convention": ..., "status": ...}`` for a table of one
+    pose; ``status`` is :data:`MEASURED`, :data:`MISSING` (a keypoint it needs is not in the picture) or
+    :data:`IMPLAUSIBLE` (a value no body can make: a measurement failure, not reported)."""
     defs = resolve(definitions, convention)
     values = angles(pose, defs)
-    return [{"angle": d.label, "degrees": None if math.isnan(values[d.name]) else round(values[d.name], 1),
-             "convention": d.description} for d in defs]
+    failed = implausible_array(pose.keypoints, pose.layout, defs)
+    rows = []
+    for d, bad in zip(defs, failed):
+        v = values[d.name]
+        status = IMPLAUSIBLE if bad else MISSING if math.isnan(v) else MEASURED
+        rows.append({"angle": d.label, "degrees": None if math.isnan(v) else round(v, 1),
+                     "convention": d.description, "status": status})
+    return rows
 
 
 # --- time series ------------------------------------------------------------------------------------------
@@ -312,8 +364,10 @@ class AngleSeries:
         track_id: the person's ID.
         frames: (T,) frame indices.
         times: (T,) seconds.
-        values: (T, A) degrees, NaN where an angle could not be measured.
+        values: (T, A) degrees, NaN where an angle could not be measured (or was a measurement failure).
         names: the A angle names (columns of ``values``).
+        implausible: (T, A) True where the value was one no body can make (left out of ``values``); None when
+            not known.
     """
 
     track_id: int
@@ -321,6 +375,7 @@ class AngleSeries:
     times: np.ndarray
     values: np.ndarray
     names: tuple[str, ...]
+    implausible: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -340,10 +395,11 @@ class AngleSeries:
         return out
 
     def summary(self) -> list[dict]:
-        """Per angle: ``{"angle", "label", "min", "max", "range", "mean", "frames"}`` (degrees; NaN-free: an angle
-        never measured has None values and ``frames`` = 0). ``range`` is the range of motion, max - min. When:
-        ``min_frame`` / ``max_frame`` and ``min_time`` / ``max_time`` (seconds), the first frame at the minimum
-        and at the maximum (None when never measured).
+        """Per angle: ``{"angle", "label", "min", "max", "range", "mean", "frames", "implausible"}`` (degrees;
+        NaN-free: an angle never measured has None values and ``frames`` = 0). ``range`` is the range of motion,
+        max - min, over the plausible values; ``implausible`` counts the frames whose value no body can make
+        (measurement failures, left out). When: ``min_frame`` / ``max_frame`` and ``min_time`` / ``max_time``
+        (seconds), the first frame at the minimum and at the maximum (None when never measured).
 
         Directions (segments and the trunk lean, which wrap around at ±180°) are read along the shortest arc that
         holds them all (:func:`direction_arc`): a pelvis pointing left that wobbles across 180° ranges from 175° to
@@ -356,7 +412,8 @@ class AngleSeries:
             d = ANGLES_BY_NAME.get(name)
             if d is not None and d.kind in ("segment", "lean") and ok.size:
                 ok = direction_arc(ok)
-            row = {"angle": name, "label": d.label if d else name, "frames": int(ok.size)}
+            failed = int(self.implausible[:, i].sum()) if self.implausible is not None else 0
+            row = {"angle": name, "label": d.label if d else name, "frames": int(ok.size), "implausible": failed}
             if ok.size:
                 lo, hi = (int(np.flatnonzero(good)[k]) for k in (ok.argmin(), ok.argmax()))
                 row.update(min=float(ok.min()), max=float(ok.max()), range=float(ok.max() - ok.min()),
@@ -401,7 +458,8 @@ class Trajectory:
                convention: str = DEFAULT_CONVENTION) -> AngleSeries:
         defs = resolve(definitions, convention)
         return AngleSeries(self.track_id, self.frames, self.times,
-                           angles_array(self.keypoints, self.layout, defs), tuple(d.name for d in defs))
+                           angles_array(self.keypoints, self.layout, defs), tuple(d.name for d in defs),
+                           implausible_array(self.keypoints, self.layout, defs))
 
     def poses(self) -> list[Pose]:
         """The person's poses, one per frame of ``frames``."""
@@ -444,7 +502,8 @@ def angle_series(frames: Frames, definitions: Sequence[AngleDef | str] | None = 
 
 
 __all__ = [
-    "ANGLES", "ANGLES_BY_NAME", "CONVENTIONS", "CONVENTION_WORDS", "DEFAULT_CONVENTION", "JOINT_ANGLES", "AngleDef",
-    "AngleSeries", "Trajectory", "angle_definitions", "angle_series", "angle_table", "angles", "angles_array",
-    "check_convention", "convention_note", "direction_arc", "points", "resolve", "trajectories",
+    "ANGLES", "ANGLES_BY_NAME", "CONVENTIONS", "CONVENTION_WORDS", "DEFAULT_CONVENTION", "IMPLAUSIBLE",
+    "JOINT_ANGLES", "LIMITS", "MEASURED", "MISSING", "AngleDef", "AngleSeries", "Trajectory", "angle_definitions",
+    "angle_series", "angle_table", "angles", "angles_array", "check_convention", "convention_note", "direction_arc",
+    "implausible_array", "points", "resolve", "trajectories",
 ]

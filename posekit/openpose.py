@@ -32,6 +32,10 @@ from .letterbox import (
 )
 from .models import DEFAULT_MODEL, ModelSpec, get_model, resolve, resolve_config
 from .pose import Pose
+from .screen import drop_fragments
+
+#: The fewest keypoints of a weak group :meth:`OpenPose.weak_people` offers a second stage.
+WEAK_MIN_KEYPOINTS = 3
 
 
 @dataclass
@@ -66,9 +70,10 @@ class Inference:
         return self._to_image(self.output[cx]), self._to_image(self.output[cy])
 
     def decode(self, *, threshold: float = 0.1, paf_threshold: float = 0.05, min_keypoints: int = 4,
-               extend: bool = True) -> list[Pose]:
+               extend: bool = True, min_score: float = 0.4) -> list[Pose]:
         """People in image pixels. Keypoints are looked for in the image only, not in the letterbox padding
-        (the network sees the image's edge and would otherwise "continue" cut-off limbs into the padding)."""
+        (the network sees the image's edge and would otherwise "continue" cut-off limbs into the padding).
+        ``min_score``: the grouping's lowest average score per keypoint (OpenPose's 0.4)."""
         out = self.output
         vw, vh = self.letterbox.valid_grid
         if (vw, vh) != (out.shape[2], out.shape[1]):
@@ -76,7 +81,7 @@ class Inference:
             out[: self.layout.num_keypoints, vh:, :] = 0.0
             out[: self.layout.num_keypoints, :, vw:] = 0.0
         poses = grouping.decode(out, self.layout, threshold=threshold, paf_threshold=paf_threshold,
-                                min_keypoints=min_keypoints, extend_people=extend)
+                                min_keypoints=min_keypoints, min_score=min_score, extend_people=extend)
         for p in poses:
             vis = p.keypoints[:, 2] > 0
             p.keypoints[vis, :2] = self.letterbox.grid_to_image(p.keypoints[vis, :2])
@@ -283,18 +288,40 @@ class OpenPose:
 
     def decode(self, inf: Inference, threshold: float | None = None) -> list[Pose]:
         """The people in ``inf`` (from :meth:`infer`) with this stage's grouping settings (keypoint and PAF
-        thresholds, minimum keypoints, the second chance), in image pixels."""
-        return inf.decode(threshold=self.threshold if threshold is None else float(threshold),
-                          paf_threshold=self.paf_threshold, min_keypoints=self.min_keypoints,
-                          extend=self.extend)
+        thresholds, minimum keypoints, the second chance), in image pixels; "people" that are pieces of a
+        better-found person (:func:`posekit.screen.drop_fragments`) left out."""
+        poses = inf.decode(threshold=self.threshold if threshold is None else float(threshold),
+                           paf_threshold=self.paf_threshold, min_keypoints=self.min_keypoints,
+                           extend=self.extend)
+        return drop_fragments(poses)
+
+    def weak_people(self, inf: Inference, people: list[Pose], threshold: float | None = None) -> list[Pose]:
+        """The groups of keypoints :meth:`decode` leaves out as too weak (at least :data:`WEAK_MIN_KEYPOINTS`
+        keypoints, any score), that share no keypoint with ``people`` (the people it kept) and are no piece of
+        one (:func:`posekit.screen.drop_fragments`): people the network saw faintly (small, blurred, low
+        resolution), for a second stage to confirm (:meth:`posekit.refine.MoveNetRefiner.confirm`)."""
+        found = inf.decode(threshold=self.threshold if threshold is None else float(threshold),
+                           paf_threshold=self.paf_threshold, min_keypoints=WEAK_MIN_KEYPOINTS,
+                           extend=self.extend, min_score=0.0)
+        taken = [p.keypoints[p.visible, :2] for p in people]
+        weak = [p for p in found
+                if not any(np.any(np.abs(t[:, None] - p.keypoints[p.visible, :2][None]).sum(-1) < 1e-3) for t in taken)]
+        kept = drop_fragments([*people, *weak])
+        return [p for p in weak if any(p is k for k in kept)]
 
     def estimate(self, image: np.ndarray, threshold: float | None = None) -> list[Pose]:
         """All people found in a BGR image, keypoints in image pixels, most confident first. ``threshold``
         (default: this stage's) is the minimum heatmap peak for a keypoint. The call's timings (milliseconds
         per step) are left in :attr:`last_timings`."""
+        return self.estimate_with_maps(image, threshold)[0]
+
+    def estimate_with_maps(self, image: np.ndarray, threshold: float | None = None
+                           ) -> tuple[list[Pose], Inference]:
+        """:meth:`estimate` and the maps it decoded (what a second stage's joints are checked against:
+        :mod:`posekit.screen`)."""
         inf = self.infer(image)
         t0 = time.perf_counter()
         poses = self.decode(inf, threshold)
         inf.timings["decode"] = (time.perf_counter() - t0) * 1e3
         self.last_timings = inf.timings
-        return sorted(poses, key=lambda p: -p.score)
+        return sorted(poses, key=lambda p: -p.score), inf

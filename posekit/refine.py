@@ -48,6 +48,13 @@ MATCH_PASSES = 2
 DEFAULT_MARGIN = 1.6
 DEFAULT_MAX_PEOPLE = 10
 DEFAULT_MIN_KEYPOINTS = 4
+#: MoveNet scores every joint, seen or not (unseen knees score 0.17-0.6): under this the first stage's joint
+#: stays. 0.15 and 0.2 were tried with :mod:`posekit.screen`'s rules: no fewer phantoms, lower AP at 0.2.
+KEYPOINT_THRESHOLD = 0.1
+#: A group of keypoints too weak for the first stage is a person when MoveNet's 12 body joints on its crop score
+#: this much on average (:meth:`MoveNetRefiner.confirm`): 0.3-0.4 confirm the faint jhmdb player of
+#: bench/bench_accuracy.py and no one else on the evaluation set or the shared photos; 0.5 no one.
+CONFIRM_SCORE = 0.4
 
 _NECK = COCO18.index("Neck")
 _RSHO, _LSHO = COCO18.index("RShoulder"), COCO18.index("LShoulder")
@@ -83,6 +90,17 @@ def _candidates(poses: list[Pose], max_people: int, min_keypoints: int) -> list[
     return sorted(ok[:max(0, int(max_people))])
 
 
+def _same_person(a: Pose, b: Pose) -> bool:
+    """Whether two poses are one person: at least 3 shared keypoints, their median distance under a fifth of the
+    second's size."""
+    both = a.visible & b.visible
+    if both.sum() < 3:
+        return False
+    x0, y0, x1, y1 = b.bbox()
+    scale = max(float(np.sqrt(max(x1 - x0, 1.0) * max(y1 - y0, 1.0))), 16.0)
+    return float(np.median(np.hypot(*(a.keypoints[both, :2] - b.keypoints[both, :2]).T))) < 0.2 * scale
+
+
 def _agreement(a: np.ndarray, b: np.ndarray, scale: float) -> tuple[float, int]:
     """Mean exp(-d^2 / (2 (0.1 scale)^2)) over keypoints found in both (K, 3) arrays, and how many."""
     both = (a[:, 2] > 0) & (b[:, 2] > 0)
@@ -102,8 +120,8 @@ class MoveNetRefiner:
         margin: crop side / the person's keypoint box side.
         max_people: at most this many people per image are refined (the best scored).
         min_keypoints: people with fewer found keypoints keep the first stage's.
-        keypoint_threshold: MoveNet keypoints scoring below it are dropped (the first stage's is kept if it
-            found that keypoint).
+        keypoint_threshold: MoveNet keypoints scoring below it are left out (:data:`KEYPOINT_THRESHOLD`), the
+            first stage's too: MoveNet's is the closer look.
         passes: 1 (default): one pass on the crop around the first stage's keypoints (the most accurate
             keypoints on the accuracy benchmark). 2: then re-crop around the keypoints MoveNet found (those
             scoring at least ``recrop_threshold``; 0.2 as in MoveNet's own cropping on video) and run it again:
@@ -116,7 +134,7 @@ class MoveNetRefiner:
 
     def __init__(self, model: str = "movenet_thunder", backend: str = "cpu", *, margin: float = DEFAULT_MARGIN,
                  max_people: int = DEFAULT_MAX_PEOPLE, min_keypoints: int = DEFAULT_MIN_KEYPOINTS,
-                 keypoint_threshold: float = 0.1, min_agreement: float = 0.3, passes: int = 1,
+                 keypoint_threshold: float = KEYPOINT_THRESHOLD, min_agreement: float = 0.3, passes: int = 1,
                  recrop_threshold: float = 0.2, download: bool = True, net: MoveNet | None = None):
         self.net = net or MoveNet(model, backend, download=download)
         self.name = self.net.name
@@ -160,25 +178,48 @@ class MoveNetRefiner:
             todo = again
         return out
 
+    def confirm(self, image_bgr: np.ndarray, weak: list[Pose], people: list[Pose]) -> list[Pose]:
+        """The people among ``weak`` (groups of keypoints the first stage found too weak to keep:
+        :meth:`posekit.openpose.OpenPose.weak_people`) that MoveNet sees clearly on their crop: its body joints
+        score :data:`CONFIRM_SCORE` on average or more, and they are not one of ``people`` (the people kept)
+        nor of each other. Their keypoints are MoveNet's, their score the first stage's (they rank last)."""
+        weak = sorted(weak, key=lambda p: -p.score)[:max(0, self.max_people)]
+        crops = [(p, c) for p in weak if (c := person_crop(p, self.margin)) is not None]
+        if not crops:
+            return []
+        size = self.net.size
+        batch = np.stack([cv2.cvtColor(crop_square(image_bgr, c, size), cv2.COLOR_BGR2RGB) for _, c in crops])
+        found: list[Pose] = []
+        for (pose, crop), res in zip(crops, self.net.predict(batch)):
+            if float(res[5:17, 2].mean()) < CONFIRM_SCORE:
+                continue
+            empty = Pose(np.zeros_like(pose.keypoints), pose.score, pose.layout, {"confirmed": True})
+            new = self._merge(empty, crop, res, image_bgr.shape[:2])
+            if new is not None and not any(_same_person(new, q) for q in [*people, *found]):
+                found.append(new)
+        return found
+
     def _merge(self, first: Pose, crop: Crop, res: np.ndarray, image_hw: tuple[int, int]) -> Pose | None:
         """The first-stage pose with MoveNet's keypoints; None when MoveNet found somebody else (in a crowd the
-        crop holds several people: the one MoveNet picks must agree with the first stage's person). MoveNet
-        keypoints in the padding outside the image are guesses: dropped like low-scoring ones."""
+        crop holds several people: the one MoveNet picks must agree with the first stage's person). A MoveNet
+        joint scoring under ``keypoint_threshold`` keeps the first stage's; one in the padding outside the image
+        is not in the picture: left out (confidence 0), the first stage's too. (The joints the picture does not
+        show are left out afterwards: :mod:`posekit.screen`.)"""
         kp = first.keypoints.copy()
         xy = crop.to_image(res[:, :2])
         conf = res[:, 2]
         h, w = image_hw
         inside = (xy[:, 0] >= -0.5) & (xy[:, 0] <= w - 0.5) & (xy[:, 1] >= -0.5) & (xy[:, 1] <= h - 0.5)
         good = (conf >= self.keypoint_threshold) & inside
+        rows = _COCO17_TO_18[good]
         new = np.zeros_like(kp)
-        new[_COCO17_TO_18[good], :2] = xy[good]
-        new[_COCO17_TO_18[good], 2] = 1.0
+        new[rows, :2] = xy[good]
+        new[rows, 2] = np.maximum(conf[good], 1e-3)
         agree, n = _agreement(first.keypoints, new, crop.side / self.margin)
         if n >= 3 and agree < self.min_agreement:
             return None
-        rows = _COCO17_TO_18[good]
-        kp[rows, 0:2] = xy[good]
-        kp[rows, 2] = np.maximum(conf[good], 1e-3)
+        kp[rows] = new[rows]
+        kp[_COCO17_TO_18[(conf >= self.keypoint_threshold) & ~inside]] = 0.0
         # Neck: the first stage's, unless the shoulders moved: then their midpoint.
         if good[5] and good[6]:
             kp[_NECK, :2] = (kp[_RSHO, :2] + kp[_LSHO, :2]) / 2

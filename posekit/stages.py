@@ -138,13 +138,15 @@ def estimate(estimator, every: int = 1, *, lookahead: Optional[int] = None) -> S
 
 def track(tracker: Tracker) -> Stage:
     """Give the people of each estimated frame their IDs (``tracker.update``); the frames between keep the last
-    tracked poses."""
+    tracked poses. A pose the tracker leaves without an ID (a few joints lying on someone it matched: a fragment
+    of that person, or no joint at all) is that person or nobody: it goes no further, so every person in a tracked
+    video's files, overlay and angles has the one number of their track."""
 
     def stage(frames: Frames) -> Iterator[FrameRecord]:
         last: list = []
         for frame in frames:
             if frame.estimated:
-                last = tracker.update(frame.poses, frame.index)
+                last = [p for p in tracker.update(frame.poses, frame.index) if p.track_id is not None]
             frame.poses = last
             yield frame
 

@@ -1,11 +1,21 @@
 """IDs that stay with a person from frame to frame: :class:`Tracker`.
 
 One tracker per video and per webcam session. Each call of :meth:`Tracker.update` takes one frame's poses and
-sets their ``track_id`` (1-based, never reused in one tracker's life):
+sets their ``track_id`` (1-based, never reused in one tracker's life).
+
+**Time base.** The tracker counts in frames of its nominal rate :attr:`Tracker.fps`. A video passes frame indices
+(``update(poses, index)``); a live source that analyses only some frames (the webcam at 2-3 analysed frames per
+second) passes the time, ``update(poses, t=seconds)`` (a monotonic clock; ``frame`` may be given too and is then
+ignored), and the tracker converts it: 0.4 s is 12 frames at 30 fps. Every gate below then scales with the time
+between analysed frames, not with their count: the velocity is in pixels per frame of time, a person is
+extrapolated over the whole interval, the tolerance grows with the time since a track was seen, and an unseen
+track is retired only after :attr:`Tracker.max_unseen` frames of time *and* :attr:`Tracker.min_missed` updates
+without it, so a still person seen two or three times a second and missed once or twice keeps their ID.
 
 1. **Prediction**: every live track is moved by its constant velocity (the mean motion of its visible keypoints,
    in pixels per frame, smoothed over frames) to where it should be in this frame; the velocity is applied for at
-   most :attr:`Tracker.max_coast` frames, so a long-unseen track does not drift away.
+   most :attr:`Tracker.max_coast` frames (or :attr:`Tracker.min_missed` intervals between updates, when that is
+   longer), so a long-unseen track does not drift away.
 2. **Pose distance**: an OKS-like similarity between each predicted track and each detection,
    ``sum_i exp(-d_i² / (2 (s k_i)²)) / max(n_track, n_detection)`` over the keypoints both have (as in OKS, a
    keypoint only one of them has counts 0, so a fragment of a person scores low against a whole one), where
@@ -21,7 +31,7 @@ sets their ``track_id`` (1-based, never reused in one tracker's life):
    place, moved with the person, for up to :attr:`max_coast` frames); an unmatched detection starts a new track with
    the next ID, unless most of its joints lie on a person matched in this frame (a fragment of that person:
    left untracked, ``track_id`` None); an unmatched track is kept, unseen, for :attr:`max_unseen` frames (an
-   occlusion, a missed frame) and then retired.
+   occlusion, a missed frame), and for at least :attr:`Tracker.min_missed` updates, then retired.
 """
 
 from __future__ import annotations
@@ -76,27 +86,29 @@ class Track:
         id: 1-based ID.
         keypoints: (K, 3) the last detection's keypoints.
         velocity: (2,) pixels per frame of the person's centre (smoothed).
-        last_frame: frame index of the last detection.
-        first_frame: frame index of the first detection.
+        last_frame: frame (of the tracker's clock: see the module docstring) of the last detection.
+        first_frame: frame of the first detection.
         hits: frames the person was detected in.
+        missed: updates in a row the person was not detected in.
     """
 
     id: int
     keypoints: np.ndarray
     velocity: np.ndarray
-    last_frame: int
-    first_frame: int
+    last_frame: float
+    first_frame: float
     hits: int = 1
     size: float = 0.0
     layout: str = "COCO-18"
-    joint_frame: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
+    joint_frame: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64), repr=False)
     _centre: np.ndarray = field(default_factory=lambda: np.zeros(2), repr=False)
+    missed: int = 0
 
     def __post_init__(self) -> None:
         if len(self.joint_frame) != len(self.keypoints):
-            self.joint_frame = np.where(self.keypoints[:, 2] > 0, self.last_frame, -(10**9))
+            self.joint_frame = np.where(self.keypoints[:, 2] > 0, self.last_frame, -1e9)
 
-    def unseen(self, frame: int) -> int:
+    def unseen(self, frame: float) -> float:
         """Frames since the last detection (0 when detected in ``frame``)."""
         return frame - self.last_frame
 
@@ -112,19 +124,30 @@ class Tracker:
     """Frame-to-frame person tracker (see the module docstring).
 
     Args:
-        max_unseen: frames a track is kept while unseen before it is retired (default 30: 1 s at 30 fps).
+        max_unseen: frames a track is kept while unseen before it is retired (default 30: 1 s at 30 fps) ...
+        min_missed: ... and updates it must have missed first (default 3: a still person analysed once a second
+            and missed once keeps their ID).
+        fps: the nominal frame rate, to convert the times given to :meth:`update` (``t=``) into frames.
         min_similarity: the lowest OKS-like similarity (0-1) that may join a detection to a track.
         max_jump: the farthest a person's centre may be from its predicted place, in person sizes.
         tolerance: multiplies the per-joint tolerances (1 = twice COCO's sigmas).
-        max_coast: frames the constant velocity is extrapolated at most while a track is unseen.
+        max_coast: frames the constant velocity is extrapolated at most while a track is unseen (at least
+            ``min_missed`` intervals between updates).
         velocity_smoothing: weight (0-1) of the newest motion in the velocity estimate.
     """
 
     def __init__(self, *, max_unseen: int = 30, min_similarity: float = 0.1, max_jump: float = 1.0,
-                 tolerance: float = 1.5, max_coast: int = 10, velocity_smoothing: float = 0.5) -> None:
+                 tolerance: float = 1.5, max_coast: int = 10, velocity_smoothing: float = 0.5, min_missed: int = 3,
+                 fps: float = 30.0) -> None:
         if max_unseen < 0:
             raise ValueError("max_unseen must be 0 or more")
+        if not fps or fps <= 0:
+            raise ValueError("fps must be positive")
         self.max_unseen = int(max_unseen)
+        self.min_missed = int(min_missed)
+        self.fps = float(fps)
+        #: Frames of the clock between updates (smoothed): 1 for a video, 12 for 2.5 analysed frames a second.
+        self.interval = 1.0
         self.min_similarity = float(min_similarity)
         self.max_jump = float(max_jump)
         self.tolerance = float(tolerance)
@@ -132,13 +155,15 @@ class Tracker:
         self.velocity_smoothing = float(velocity_smoothing)
         self.tracks: list[Track] = []
         self.next_id = 1
-        self.frame = -1
+        self.frame: float = -1
+        self._updates = 0
         self._sigmas: dict[str, np.ndarray] = {}
 
     @classmethod
     def for_fps(cls, fps: float, *, unseen_s: float = 1.0, **kwargs) -> "Tracker":
         """A tracker that keeps unseen tracks for ``unseen_s`` seconds at ``fps`` frames per second."""
-        return cls(max_unseen=max(1, round(unseen_s * (fps if fps and fps > 0 else 30.0))), **kwargs)
+        fps = fps if fps and fps > 0 else 30.0
+        return cls(max_unseen=max(1, round(unseen_s * fps)), fps=fps, **kwargs)
 
     @property
     def ids_issued(self) -> int:
@@ -150,26 +175,33 @@ class Tracker:
         self.tracks.clear()
         self.next_id = 1
         self.frame = -1
+        self._updates = 0
+        self.interval = 1.0
 
     def _sigma(self, layout: str) -> np.ndarray:
         if layout not in self._sigmas:
             self._sigmas[layout] = keypoint_sigmas(layout) * 2.0 * self.tolerance
         return self._sigmas[layout]
 
-    def similarity(self, tracks: Sequence[Track], poses: Sequence[Pose], frame: int) -> np.ndarray:
+    def _coast(self) -> float:
+        """Frames a velocity or a lost joint is carried forward at most: ``max_coast``, or ``min_missed``
+        intervals between updates when that is longer (a track is kept that long)."""
+        return max(float(self.max_coast), self.interval * self.min_missed)
+
+    def similarity(self, tracks: Sequence[Track], poses: Sequence[Pose], frame: float) -> np.ndarray:
         """(T, D) OKS-like similarity of each track, predicted to ``frame``, with each detection; 0 where gated."""
         if not tracks or not poses:
             return np.zeros((len(tracks), len(poses)))
         det = np.stack([p.keypoints for p in poses]).astype(np.float64)  # (D, K, 3)
         dvis = det[:, :, 2] > 0
         dcen = np.stack([_centre(p.keypoints) for p in poses])  # (D, 2)
-        steps = np.array([min(max(t.unseen(frame), 0), self.max_coast) for t in tracks], np.float64)
+        steps = np.array([min(max(t.unseen(frame), 0), self._coast()) for t in tracks], np.float64)
         vel = np.stack([t.velocity for t in tracks])
         pred = np.stack([t.keypoints[:, :2] for t in tracks]).astype(np.float64) + (vel * steps[:, None])[:, None, :]
         tvis = np.stack([t.keypoints[:, 2] > 0 for t in tracks])  # (T, K)
         tcen = np.stack([t._centre for t in tracks]) + vel * steps[:, None]
+        # size grows with the uncertainty of an unseen track's place: with the time since it was seen
         unseen = np.array([max(t.unseen(frame), 1) for t in tracks], np.float64)
-        # size grows with the uncertainty of an unseen track's place
         size = np.array([t.size for t in tracks]) * (1.0 + 0.1 * (unseen - 1))
         sig = self._sigma(poses[0].layout)
         d2 = np.sum((pred[:, None] - det[None, :, :, :2]) ** 2, axis=-1)  # (T, D, K)
@@ -188,16 +220,32 @@ class Tracker:
         sim[(jump > self.max_jump) | (sim < self.min_similarity)] = 0.0
         return sim
 
-    def update(self, poses: Sequence[Pose], frame: int | None = None) -> list[Pose]:
+    def _clock(self, frame: int | None, t: float | None) -> float:
+        """This update's place on the tracker's clock (frames of :attr:`fps`), and the interval since the last."""
+        if t is not None:
+            now = float(t) * self.fps
+        elif frame is not None:
+            now = float(frame)
+        else:
+            now = self.frame + 1.0
+        if self._updates:
+            step = max(now - self.frame, 1.0)
+            self.interval = step if self._updates == 1 else 0.5 * self.interval + 0.5 * step
+        self._updates += 1
+        self.frame = now
+        return now
+
+    def update(self, poses: Sequence[Pose], frame: int | None = None, *, t: float | None = None) -> list[Pose]:
         """Give each pose of this frame its ``track_id`` (set on the poses; they are also returned, as a list).
 
         ``frame`` is the frame index (to know how many frames passed, e.g. when frames are skipped); by default
-        the frame after the last one.
+        the frame after the last one. ``t``: the frame's time in seconds (a monotonic clock), for sources that
+        analyse only some frames (the webcam): then ``frame`` is ignored and every gate scales with the time
+        between updates (module docstring).
         """
-        frame = self.frame + 1 if frame is None else int(frame)
-        self.frame = frame
+        frame = self._clock(frame, t)
         poses = list(poses)
-        self.tracks = [t for t in self.tracks if t.unseen(frame) <= self.max_unseen + 0]
+        self.tracks = [tr for tr in self.tracks if tr.unseen(frame) <= self.max_unseen or tr.missed < self.min_missed]
         live = [i for i, p in enumerate(poses) if p.num_visible > 0]
         cand = [poses[i] for i in live]
         matched_det: set[int] = set()
@@ -216,21 +264,24 @@ class Tracker:
                 if c not in matched_det and matched_rows and self._cover[matched_rows, c].max() > 0.6:
                     fragments.add(c)
                     cand[c].track_id = None
+        matched_tracks = {self.tracks[r].id for r, _ in pairs} if self.tracks and cand else set()
+        for track in self.tracks:
+            track.missed = 0 if track.id in matched_tracks else track.missed + 1
         for c, pose in enumerate(cand):
             if c not in matched_det and c not in fragments:
                 kp = np.array(pose.keypoints, np.float32)
-                t = Track(self.next_id, kp, np.zeros(2), frame, frame, 1, person_size(kp), pose.layout,
-                          np.where(kp[:, 2] > 0, frame, -(10**9)), _centre(kp))
+                track = Track(self.next_id, kp, np.zeros(2), frame, frame, 1, person_size(kp), pose.layout,
+                              np.where(kp[:, 2] > 0, frame, -1e9), _centre(kp))
                 self.next_id += 1
-                self.tracks.append(t)
-                pose.track_id = t.id
+                self.tracks.append(track)
+                pose.track_id = track.id
         for i, p in enumerate(poses):
             if i not in live:
                 p.track_id = None
         # fragments are left untracked (track_id None): drawn, but not followed or exported as a person
         return poses
 
-    def _refresh(self, tracks: list[Track], poses: list[Pose], frame: int) -> None:
+    def _refresh(self, tracks: list[Track], poses: list[Pose], frame: float) -> None:
         """Matched tracks take their detections, all at once (vectorised over the M pairs)."""
         if not tracks:
             return
@@ -246,7 +297,7 @@ class Tracker:
         a = np.array([self.velocity_smoothing if t.hits > 1 else 1.0 for t in tracks])[:, None]
         vel = np.where(n[:, None] > 0, a * motion + (1 - a) * vel, vel)
         joint_frame = np.stack([t.joint_frame for t in tracks])
-        keep = ~seen & had & (frame - joint_frame <= self.max_coast)
+        keep = ~seen & had & (frame - joint_frame <= self._coast())
         # joints this detection lacks: their last place, moved with the person
         moved = old.copy()
         moved[..., :2] += (vel * dt[:, None])[:, None, :].astype(np.float32)

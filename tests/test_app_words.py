@@ -43,3 +43,12 @@ def test_differences_read_in_the_sidebars_convention():
     assert common.difference_text(shoulder, "clinical") == shoulder.text  # the same in both conventions
     wrist = JointDiff("left wrist", 7, 0.36, 0.5)  # a keypoint's place, not an angle
     assert common.difference_text(wrist, "clinical") == wrist.text == "left wrist: 0.36 torso lengths apart"
+
+
+def test_an_impossible_angle_is_left_out_and_says_so():
+    kp = standing_person(300, 100, 200).copy()
+    hip, ankle = 8, 10  # COCO-18 RHip, RAnkle
+    kp[ankle, :2] = kp[hip, :2] + (2.0, 0.0)  # the shank folded onto the thigh: no knee bends that far
+    rows = {r["angle"]: r for r in common.angle_rows(Pose(kp, 1.0, "COCO-18"), "clinical")}
+    assert rows["Right knee flexion"]["degrees"] == common.IMPOSSIBLE == "left out (impossible angle)"
+    assert rows["Left knee flexion"]["degrees"].endswith("°")

@@ -231,7 +231,7 @@ def test_stages_composed_from_outside_give_the_convenient_constructors_people(fa
     poses = composed.estimate(img)
     assert any(p.extra.get("refined") == "crop" for p in poses)
     assert _same(poses, crop.estimate(img))
-    assert set(composed.last_timings) == {"preprocess", "forward", "decode", "refine"}
+    assert set(composed.last_timings) == {"preprocess", "forward", "decode", "refine", "screen"}
     assert _same(TwoStage(fast_estimator.first).estimate(img), fast_estimator.estimate(img))
 
 

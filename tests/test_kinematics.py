@@ -172,3 +172,49 @@ def test_clinical_convention_is_the_flexion_and_the_default():
     assert ANGLES_BY_NAME["right_knee_flexion"].opensim == "knee_angle_r"
     with pytest.raises(ValueError, match="convention"):
         kinematics.angles(pose, convention="goniometer")
+
+
+# --- angles a body can make (issue 21, step 5) -------------------------------------------------------------
+
+def _folded_elbow(angle_deg: float) -> Pose:
+    """STANDING with the right forearm at ``angle_deg`` (included) from the upper arm (elbow at (80, 90))."""
+    a = np.radians(angle_deg)
+    up = np.array([0.0, -40.0])  # elbow -> shoulder
+    fore = np.array([up[0] * np.cos(a) - up[1] * np.sin(a), up[0] * np.sin(a) + up[1] * np.cos(a)])
+    return make_pose({**STANDING, "RWrist": tuple(np.array([80.0, 90.0]) + fore)})
+
+
+def test_an_elbow_no_body_can_make_is_a_measurement_failure():
+    """dance.avi showed a left elbow of 4.3 degrees: a wrist placed on the shoulder, not a pose."""
+    bent = _folded_elbow(45.0)
+    assert angles(bent, convention="included")["right_elbow"] == pytest.approx(45.0, abs=1e-4)
+    folded = _folded_elbow(4.3)
+    assert np.isnan(angles(folded, convention="included")["right_elbow"])
+    assert np.isnan(kinematics.angles(folded)["right_elbow_flexion"])  # 175.7 degrees of flexion: the same
+    raw = angles_array(folded.keypoints, "COCO-18", ["right_elbow"], plausible=False)
+    assert raw[0] == pytest.approx(4.3, abs=1e-3)
+    flags = kinematics.implausible_array(folded.keypoints, "COCO-18", ["right_elbow", "left_elbow", "right_knee"])
+    assert flags.tolist() == [True, False, False]
+    assert ANGLES_BY_NAME["right_elbow"].limits == (20.0, 180.0)
+    assert ANGLES_BY_NAME["right_elbow_flexion"].limits == (0.0, 160.0)
+    assert ANGLES_BY_NAME["right_hip"].limits is None  # a pike folds the thigh onto the trunk
+
+
+def test_the_table_says_which_angles_are_missing_or_failed():
+    pose = _folded_elbow(4.3)
+    pose.keypoints[get_layout("COCO-18").index("LWrist")] = 0.0
+    rows = {r["angle"]: r for r in kinematics.angle_table(pose)}
+    assert rows["Right elbow flexion"]["status"] == kinematics.IMPLAUSIBLE
+    assert rows["Right elbow flexion"]["degrees"] is None
+    assert rows["Left elbow flexion"]["status"] == kinematics.MISSING and rows["Left elbow flexion"]["degrees"] is None
+    assert rows["Right knee flexion"]["status"] == kinematics.MEASURED and rows["Right knee flexion"]["degrees"] == 0
+
+
+def test_ranges_of_motion_leave_the_failures_out():
+    poses = [_folded_elbow(a) for a in (170.0, 120.0, 4.0, 60.0)]
+    frames = [(i, i / 10, [p]) for i, p in enumerate(poses)]
+    series = angle_series(frames, ["right_elbow"])[1]
+    (row,) = series.summary()
+    assert row["frames"] == 3 and row["implausible"] == 1
+    assert row["min"] == pytest.approx(60.0, abs=1e-3) and row["max"] == pytest.approx(170.0, abs=1e-3)
+    assert series.chart_data()["Right elbow"][2] is None

@@ -159,3 +159,25 @@ def test_estimator_facts_of_a_duck_typed_estimator(fast_estimator):
     assert estimator_facts(Fixed(), (1280, 720)).input_size == (432, 368)
     own = estimator_facts(fast_estimator, (1280, 720))
     assert own.thread_safe and own.input_size == fast_estimator.network_size(1280, 720)
+
+
+def test_a_tracked_video_numbers_every_person_once_per_frame(tmp_path):
+    """Issue 19: untracked fragments used to be written with their place in the frame's list, taking a tracked
+    person's number (two rows of person 4 in one frame of dance.avi); now every row of a tracked video has an ID
+    and no ID appears twice in a frame."""
+    import collections
+    import json
+
+    from posekit.video import process_video
+
+    from tests.conftest import VIDEOS
+    from tests.golden.replay import ReplayEstimator
+
+    process_video(VIDEOS / "dance.avi", None, ReplayEstimator(), max_seconds=3, keypoints_path=tmp_path / "k.jsonl")
+    lines = [json.loads(line) for line in (tmp_path / "k.jsonl").read_text().splitlines()]
+    assert len(lines) == 150
+    people = [p for line in lines for p in line["people"]]
+    assert people and all("id" in p for p in people)
+    for line in lines:
+        ids = collections.Counter(p["id"] for p in line["people"])
+        assert max(ids.values(), default=1) == 1, (line["frame"], ids)

@@ -148,3 +148,63 @@ def test_live_processor_tracks_and_smooths_per_session():
     assert untracked.flush(5)
     assert all(p.track_id is None for p in untracked.latest().poses)
     untracked.close()
+
+
+# --- a low analysed frame rate (issue 21, step 4): gates scale with time -------------------------------------
+
+def _low_rate_ids(fps: float, speed: float, use_time: bool, misses=(), seconds: float = 12.0, seed: int = 3):
+    """One person (40 x 230 px), still or walking at ``speed`` px/s, analysed ``fps`` times a second by a 30 fps
+    camera (the frame index jumps by 30 / fps, give or take a frame); updates in ``misses`` find nobody."""
+    rng = np.random.default_rng(seed)
+    tracker = Tracker(max_unseen=30)  # as the webcam builds it: 1 s at 30 fps
+    ids = []
+    for k in range(int(seconds * fps)):
+        t = k / fps + rng.uniform(-0.03, 0.03)
+        people = [] if k in misses else [person_at(100 + speed * t, rng=rng, jitter=3.0)]
+        if use_time:
+            tracker.update(people, t=t)
+        else:
+            tracker.update(people, int(round(t * 30)))
+        ids += [p.track_id for p in people]
+    return ids, tracker
+
+
+@pytest.mark.parametrize("fps", [2.0, 3.0])
+@pytest.mark.parametrize("speed", [0.0, 40.0])
+def test_a_still_or_slow_person_keeps_one_id_at_two_or_three_frames_a_second(fps, speed):
+    """The webcam at 2-3 analysed frames per second: one ID for a still or slowly walking person (40 px/s, a
+    sixth of their height a second), missed now and then, twice in a row too (1 s unseen at 2 fps)."""
+    misses = {3, 7, 8, 15, 19, 20}
+    ids, tracker = _low_rate_ids(fps, speed, use_time=True, misses=misses)
+    assert set(ids) == {1} and tracker.ids_issued == 1
+    assert tracker.interval == pytest.approx(30 / fps, rel=0.15)  # frames of time between updates
+
+
+def test_time_and_frame_indices_are_the_same_clock():
+    """``update(poses, t=seconds)`` is ``update(poses, frame)`` at the tracker's nominal rate: old calls keep
+    working and give the same IDs."""
+    by_time, _ = _low_rate_ids(2.0, 40.0, use_time=True, misses={4, 5})
+    by_frame, _ = _low_rate_ids(2.0, 40.0, use_time=False, misses={4, 5})
+    assert by_time == by_frame == [1] * len(by_time)
+    tracker = Tracker()
+    tracker.update([person_at(100)])
+    tracker.update([person_at(102)])  # no frame given: the next one
+    assert tracker.frame == 1 and tracker.ids_issued == 1
+
+
+def test_a_person_who_left_is_retired_after_the_time_and_the_updates():
+    """Retired only when unseen for ``max_unseen`` frames of time *and* ``min_missed`` updates: at 2 analysed
+    frames a second a person gone for 1.5 s (three updates) comes back with a new ID, one missed twice does not."""
+    tracker = Tracker(max_unseen=30)
+    for k in range(4):
+        tracker.update([person_at(100)], t=k / 2)
+    for k in range(4, 6):  # missed twice: 1 s unseen, kept
+        tracker.update([], t=k / 2)
+    back = person_at(100)
+    tracker.update([back], t=3.0)
+    assert back.track_id == 1
+    for k in range(7, 10):  # gone for three updates (1.5 s): retired
+        tracker.update([], t=k / 2)
+    again = person_at(100)
+    tracker.update([again], t=5.0)
+    assert again.track_id == 2
