@@ -103,7 +103,7 @@ def person_picker(side: str, people) -> int:
         if tid in people.thumbnails:
             col.image(people.thumbnails[tid], channels="BGR", width=120)
         seen = len(people.trajectories[tid]) / people.fps
-        col.caption(f"Person {tid} · {common.seen_text(seen)}", help="How long the person is seen in the video.")
+        col.caption(f"Person {tid} · {common.seen_text(seen)}")
     return st.radio(f"Person in the {side}", ids, index=0, key=f"cmp_person_{side}", horizontal=True,
                     format_func=lambda t: f"Person {t}", label_visibility="collapsed")
 
