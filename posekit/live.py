@@ -103,6 +103,7 @@ class LiveProcessor:
         worst_joints: int = 3,
         track: bool = True,
         smooth: bool = True,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         if not 0.0 <= smoothing < 1.0:
             raise ValueError("smoothing must be in [0, 1)")
@@ -115,7 +116,8 @@ class LiveProcessor:
         self._smoothing = smoothing
         self._idle_timeout = idle_timeout
         self._worst_n = worst_joints
-        self._pending: tuple[np.ndarray, int] | None = None
+        self._clock = clock
+        self._pending: tuple[np.ndarray, int, float] | None = None
         self._busy = False
         self._closed = False
         self._thread: threading.Thread | None = None
@@ -175,10 +177,13 @@ class LiveProcessor:
         return self._reference
 
     # ------------------------------------------------------------------ frames in
-    def submit(self, bgr: np.ndarray) -> int:
+    def submit(self, bgr: np.ndarray, t: float | None = None) -> int:
         """Hand a frame to the worker without waiting; returns its 1-based index.
 
-        A frame still waiting from an earlier call is dropped: only the newest frame is ever processed next.
+        ``t`` is the frame's own time in seconds (a camera's timestamp): tracking and smoothing run on it, so
+        their result does not depend on how busy the machine is; without it, the processor's ``clock`` when the
+        frame arrives. A frame still waiting from an earlier call is dropped: only the newest frame is ever
+        processed next.
         """
         if not isinstance(bgr, np.ndarray) or bgr.ndim != 3 or bgr.shape[2] != 3:
             raise ValueError("a frame must be an (H, W, 3) BGR array")
@@ -188,16 +193,17 @@ class LiveProcessor:
             self._received += 1
             if self._pending is not None:
                 self._dropped += 1
-            self._pending = (bgr, self._received)
+            self._pending = (bgr, self._received, self._clock() if t is None else float(t))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="posekit-live", daemon=True)
                 self._thread.start()
             self._cond.notify_all()
             return self._received
 
-    def process(self, bgr: np.ndarray) -> np.ndarray:
-        """Submit ``bgr`` and return a copy with the latest known poses drawn; never waits for inference."""
-        self.submit(bgr)
+    def process(self, bgr: np.ndarray, t: float | None = None) -> np.ndarray:
+        """Submit ``bgr`` (its time ``t``, see :meth:`submit`) and return a copy with the latest known poses
+        drawn; never waits for inference."""
+        self.submit(bgr, t)
         with self._cond:
             result, renderer = self._result, self._renderer
         poses = list(result.poses)
@@ -210,8 +216,10 @@ class LiveProcessor:
         return renderer(bgr.copy(), poses)
 
     def on_video_frame(self, frame: Any) -> Any:
-        """A streamlit-webrtc ``video_frame_callback``: ``av.VideoFrame`` in, annotated ``av.VideoFrame`` out."""
-        out = self.process(frame.to_ndarray(format="bgr24"))
+        """A streamlit-webrtc ``video_frame_callback``: ``av.VideoFrame`` in, annotated ``av.VideoFrame`` out. The
+        frame's own timestamp (``frame.time``) times tracking and smoothing when the stream gives one."""
+        t = frame.time if frame.pts is not None and frame.time_base is not None else None
+        out = self.process(frame.to_ndarray(format="bgr24"), t)
         new = av.VideoFrame.from_ndarray(out, format="bgr24")
         new.pts = frame.pts
         if frame.time_base is not None:
@@ -303,7 +311,7 @@ class LiveProcessor:
                     self._thread = None
                     self._cond.notify_all()
                     return
-                frame, index = self._pending
+                frame, index, t_frame = self._pending
                 self._pending = None
                 self._busy = True
                 estimator, threshold = self._estimator, self._threshold
@@ -315,7 +323,7 @@ class LiveProcessor:
             t0 = time.perf_counter()
             try:
                 poses = list(_estimate(estimator, frame, threshold))
-                poses = self._follow(poses, index, t0, reset)
+                poses = self._follow(poses, index, t_frame, reset)
                 if reference is not None and poses:
                     match = compare(reference, poses[most_prominent(poses, image_size(frame))], mirror=mirror)
             except Exception as exc:  # the stream must survive one bad frame; the UI shows the message
@@ -329,14 +337,15 @@ class LiveProcessor:
                 self._cond.notify_all()
 
     def _follow(self, poses: list[Pose], index: int, t: float, reset: bool) -> list[Pose]:
-        """Track (IDs) and smooth (One-Euro) the poses of frame ``index``; only the worker thread calls it."""
+        """Track (IDs) and smooth (One-Euro) the poses of frame ``index`` at time ``t`` (seconds, the frame's own):
+        the tracker's gates and the smoother scale with time; only the worker thread calls it."""
         if self._tracker is None:
             return poses
         if reset:
             self._tracker.reset()
             if self._smoother is not None:
                 self._smoother.reset()
-        poses = self._tracker.update(poses, index)  # dropped frames count as frames passed
+        poses = self._tracker.update(poses, index, t=t)  # dropped frames count as time passed
         return self._smoother(poses, t) if self._smoother is not None else poses
 
     def _update_rates(self, t0: float, t1: float) -> None:

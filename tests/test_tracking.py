@@ -125,24 +125,45 @@ class WalkingEstimator:
                                                                                jitter=2.0)][::1 if n % 2 else -1]
 
 
-def test_live_processor_tracks_and_smooths_per_session():
+def _live_walk(smooth: bool):
+    """IDs and x of the neck per frame of two walkers through a LiveProcessor, frames timed as a 30 fps camera
+    times them (their own timestamps: the result cannot depend on how busy the machine is)."""
     from posekit.live import LiveProcessor
 
-    live = LiveProcessor(WalkingEstimator())
+    def no_wall_clock():
+        raise AssertionError("frames with their own time must not read the wall clock")
+
+    live = LiveProcessor(WalkingEstimator(), clock=no_wall_clock, smooth=smooth)
     ids, xs = [], []
     for n in range(30):
-        frame = np.full((120, 160, 3), n, np.uint8)
-        live.submit(frame)
+        live.submit(np.full((120, 160, 3), n, np.uint8), t=n / 30)
         assert live.flush(5)
         poses = live.latest().poses
         ids.append(sorted(p.track_id for p in poses))
         xs.append({p.track_id: p.keypoints[1, 0] for p in poses})
     live.close()
+    return ids, xs
+
+
+def _jitter(track: np.ndarray) -> float:
+    t = np.arange(len(track))
+    return float((track - np.polyval(np.polyfit(t, track, 1), t)).std())
+
+
+def test_live_processor_tracks_and_smooths_per_session():
+    from posekit.live import LiveProcessor
+
+    ids, xs = _live_walk(smooth=True)
+    _, raw = _live_walk(smooth=False)
     assert all(i == [1, 2] for i in ids)
     right = min(xs[0], key=xs[0].get)  # the one starting on the left walks right
     left = 3 - right
-    assert np.all(np.diff([x[right] for x in xs[5:]]) > 0)  # smoothed, each ID still following its walker
-    assert np.all(np.diff([x[left] for x in xs[5:]]) < 0)
+    for who, sign in ((right, 1), (left, -1)):  # each ID still following its walker, at 3 px a frame
+        track = np.array([x[who] for x in xs[5:]], np.float64)
+        steps = sign * np.diff(track)
+        assert np.mean(steps) == pytest.approx(3.0, abs=0.5) and (steps > 0).mean() >= 0.9, steps
+        # smoothed: well under the jitter of the same walker unsmoothed
+        assert _jitter(track) < 0.8 * _jitter(np.array([x[who] for x in raw[5:]], np.float64))
     untracked = LiveProcessor(WalkingEstimator(), track=False)
     untracked.submit(np.zeros((120, 160, 3), np.uint8))
     assert untracked.flush(5)
@@ -208,3 +229,32 @@ def test_a_person_who_left_is_retired_after_the_time_and_the_updates():
     again = person_at(100)
     tracker.update([again], t=5.0)
     assert again.track_id == 2
+
+
+def test_live_processor_times_frames_by_their_timestamps_or_its_clock():
+    """issue 22 item 9: a camera frame's own timestamp times tracking and smoothing; without one, the injected
+    clock does (never the machine's wall clock behind the caller's back)."""
+    from fractions import Fraction
+
+    import av
+
+    from posekit.live import LiveProcessor
+
+    ticks = iter(np.arange(0.0, 100.0, 0.1))
+    seen = []
+    live = LiveProcessor(WalkingEstimator(), clock=lambda: float(next(ticks)))
+    smoother = live._smoother
+
+    def recording(poses, t):
+        seen.append(t)
+        return smoother(poses, t)
+
+    live._smoother = recording
+    frame = av.VideoFrame.from_ndarray(np.zeros((120, 160, 3), np.uint8), format="bgr24")
+    frame.pts, frame.time_base = 450, Fraction(1, 90)  # 5.0 s into the stream
+    live.on_video_frame(frame)
+    assert live.flush(5)
+    live.submit(np.full((120, 160, 3), 1, np.uint8))  # no timestamp: the clock's next tick
+    assert live.flush(5)
+    live.close()
+    assert seen == [pytest.approx(5.0), pytest.approx(0.0)]
