@@ -31,6 +31,20 @@ SHARED = Path(os.environ.get("POSEKIT_SHARED", ROOT.parent / "shared"))
 IMAGES = SHARED / "media" / "images"
 
 
+def interleaved(rows: dict, image, repeat: int) -> dict[str, list[float]]:
+    """Seconds of ``estimate(image)`` per row, rounds interleaved (one warm-up call each first), so that the
+    machine's load shifts every row alike and per-round ratios stay fair."""
+    times: dict[str, list[float]] = {k: [] for k in rows}
+    for e in rows.values():
+        e.estimate(image)
+    for _ in range(repeat):
+        for name, e in rows.items():
+            t0 = time.perf_counter()
+            e.estimate(image)
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
 def crowd() -> np.ndarray:
     """A real 12-person image: p3 (3), apink2 (6), p2 (2) and golf (1) tiled 2 x 2."""
     tiles = [cv2.imread(str(IMAGES / n)) for n in ("p3.jpg", "apink2.jpg", "p2.jpg", "golf.jpg")]
@@ -100,14 +114,7 @@ def sizing_cost(args, est: PoseEstimator) -> None:
                                                     extend=False),
             "auto (default)": est,
             "auto, scales 1.25,0.75": PoseEstimator(args.model, backend=est.backend, scales=(1.25, 0.75))}
-    times: dict[str, list[float]] = {k: [] for k in rows}
-    for e in rows.values():
-        e.estimate(frame)
-    for _ in range(args.repeat):
-        for name, e in rows.items():
-            t0 = time.perf_counter()
-            e.estimate(frame)
-            times[name].append(time.perf_counter() - t0)
+    times = interleaved(rows, frame, args.repeat)
     base = times["fixed 432x368 (before)"]
     print(f"\n16:9 frame (dance.avi 1280x720, frame 30), {est.backend}: estimate() median ms, and the median of "
           f"the per-round ratios to fixed (rounds interleave the rows, so a machine that slows down for a while "
@@ -136,14 +143,7 @@ def photo_default_cost(args, images: dict[str, np.ndarray]) -> None:
     print(f"\nphoto default ({PHOTO_REFINE}), {args.backend}: estimate() median ms and the median of per-round "
           f"ratios to before")
     for name, img in images.items():
-        times: dict[str, list[float]] = {k: [] for k in rows}
-        for e in rows.values():
-            e.estimate(img)
-        for _ in range(args.repeat):
-            for row, e in rows.items():
-                t0 = time.perf_counter()
-                e.estimate(img)
-                times[row].append(time.perf_counter() - t0)
+        times = interleaved(rows, img, args.repeat)
         base = times[before]
         for row, e in rows.items():
             ratio = statistics.median(t / b for t, b in zip(times[row], base))

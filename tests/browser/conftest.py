@@ -239,3 +239,20 @@ def number(text: str) -> float:
     m = re.search(r"-?\d+(?:\.\d+)?", text)
     assert m, f"no number in {text!r}"
     return float(m.group())
+
+
+def video_page_with_dance(new_page, tmp_path: Path):
+    """The Video page with dance.avi's first 2 s (640x360, 50 fps, 100 frames) uploaded and probed, on the fast
+    model: where the Video page's browser tests start."""
+    import cv2
+
+    from clips import read_frames, write_clip  # tests/clips.py
+    from conftest import VIDEOS  # tests/conftest.py
+
+    frames = [cv2.resize(f, (640, 360), interpolation=cv2.INTER_AREA) for f in read_frames(VIDEOS / "dance.avi", 100)]
+    clip = write_clip(tmp_path / "dance_2s.mp4", frames, fps=50)
+    page = new_page("/video")
+    use_fast_model(page)
+    upload(page, clip)
+    page.get_by_text("640×360").first.wait_for()
+    return page

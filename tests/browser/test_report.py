@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import cv2
 import html5lib
 import pytest
 
@@ -16,8 +15,7 @@ from posekit.imageio import load_image
 from posekit.report import NOT_SEEN, comparison_report, image_report
 from posekit.video import process_video
 
-from .conftest import download, metric, screenshot, upload, use_fast_model, wait_idle
-from clips import read_frames, write_clip  # tests/clips.py
+from .conftest import download, metric, screenshot, upload, use_fast_model, video_page_with_dance, wait_idle
 from conftest import IMAGES, VIDEOS  # tests/conftest.py
 from tests.golden.replay import SECONDS, ReplayEstimator, make_attempt
 
@@ -91,12 +89,7 @@ def test_the_photo_report_opens_offline_and_prints(browser, reports):
 
 
 def test_the_video_page_hands_over_the_report(new_page, browser, tmp_path):
-    frames = [cv2.resize(f, (640, 360), interpolation=cv2.INTER_AREA) for f in read_frames(VIDEOS / "dance.avi", 100)]
-    clip = write_clip(tmp_path / "dance_2s.mp4", frames, fps=50)
-    page = new_page("/video")
-    use_fast_model(page)
-    upload(page, clip)
-    page.get_by_text("640×360").first.wait_for()
+    page = video_page_with_dance(new_page, tmp_path)
     page.get_by_role("button", name="Process video").click()
     assert metric(page, "Frames") == "100"
     page.get_by_role("heading", name="Report to hand over").wait_for()

@@ -9,7 +9,6 @@ import io
 import re
 import time
 
-import cv2
 import pytest
 
 from .conftest import (
@@ -23,9 +22,10 @@ from .conftest import (
     second_stage,
     upload,
     use_fast_model,
+    video_page_with_dance,
     wait_idle,
 )
-from clips import read_frames, write_camera_feed, write_clip
+from clips import write_camera_feed, write_clip
 from conftest import IMAGES, VIDEOS, read_image
 
 pytestmark = pytest.mark.browser
@@ -118,12 +118,7 @@ def test_video_time_left_and_angles_in_either_convention(new_page, tmp_path):
     """dance.avi, 2 s: the time left is never far from the truth (its first estimate used to be ten times the
     whole run); the chart and table say how angles are measured; the angle CSV follows the sidebar's
     choice."""
-    frames = [cv2.resize(f, (640, 360), interpolation=cv2.INTER_AREA) for f in read_frames(VIDEOS / "dance.avi", 100)]
-    clip = write_clip(tmp_path / "dance_2s.mp4", frames, fps=50)
-    page = new_page("/video")
-    use_fast_model(page)
-    upload(page, clip)
-    page.get_by_text("640×360").first.wait_for()
+    page = video_page_with_dance(new_page, tmp_path)
     seen: list[str] = []
     started = time.perf_counter()
     page.get_by_role("button", name="Process video").click()

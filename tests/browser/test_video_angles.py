@@ -5,23 +5,15 @@ from __future__ import annotations
 import csv
 import io
 
-import cv2
 import pytest
 
-from .conftest import download, metric, screenshot, upload, use_fast_model, wait_idle
-from clips import read_frames, write_clip  # tests/clips.py
-from conftest import VIDEOS  # tests/conftest.py
+from .conftest import download, metric, screenshot, video_page_with_dance, wait_idle
 
 pytestmark = pytest.mark.browser
 
 
 def test_video_angles_chart_table_and_csv(new_page, tmp_path):
-    frames = [cv2.resize(f, (640, 360), interpolation=cv2.INTER_AREA) for f in read_frames(VIDEOS / "dance.avi", 100)]
-    clip = write_clip(tmp_path / "dance_2s.mp4", frames, fps=50)  # 2 s
-    page = new_page("/video")
-    use_fast_model(page)
-    upload(page, clip)
-    page.get_by_text("640×360").first.wait_for()
+    page = video_page_with_dance(new_page, tmp_path)
     page.get_by_role("button", name="Process video").click()
     assert metric(page, "Frames") == "100"
     page.get_by_text("Joint angles over time").wait_for()

@@ -23,6 +23,8 @@ import numpy as np
 
 from posekit.pose import Pose
 
+from tests.clips import read_frames
+
 HERE = Path(__file__).resolve().parent
 POSES = HERE / "poses.npz"
 EXPECTED = HERE / "expected.json"
@@ -68,14 +70,7 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def video_frames(path: Path, limit: int | None = None) -> list[np.ndarray]:
-    out = []
-    with av.open(str(path)) as c:
-        for frame in c.decode(video=0):
-            out.append(frame.to_ndarray(format="bgr24"))
-            if limit is not None and len(out) >= limit:
-                break
-    return out
+video_frames = read_frames  # decoded BGR frames of a video, as stored (tests/clips.py)
 
 
 def video_digest(path: Path) -> str:
