@@ -54,6 +54,7 @@ NaN where an angle is missing), and :meth:`AngleSeries.summary` the min / max / 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -200,8 +201,10 @@ def check_convention(convention: str) -> str:
     return convention
 
 
+@functools.lru_cache(maxsize=None)
 def angle_definitions(convention: str = DEFAULT_CONVENTION) -> tuple[AngleDef, ...]:
-    """:data:`ANGLES` as reported in ``convention`` (names, labels, descriptions and values)."""
+    """:data:`ANGLES` as reported in ``convention`` (names, labels, descriptions and values); built once per
+    convention (the keypoint writers ask for it on every frame)."""
     return tuple(d.in_convention(convention) for d in ANGLES)
 
 
