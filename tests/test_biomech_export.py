@@ -10,7 +10,8 @@ import math
 import numpy as np
 import pytest
 
-from posekit.cli import main
+from posekit.batch import Settings
+from posekit.cli import build_parser, main
 from posekit.errors import InvalidInputError
 from posekit.export import (
     CHAIN_FRACTION,
@@ -27,8 +28,12 @@ from posekit.export import (
     write_trc,
 )
 from posekit.kinematics import ANGLES, angles, trajectories
+from posekit.sinks import AngleCollector, KeypointWriter
+from posekit.video import process_video
 
 from test_kinematics import STANDING, make_pose
+from tests.conftest import VIDEOS
+from tests.golden.replay import ReplayEstimator
 
 FPS = 25.0
 
@@ -193,18 +198,9 @@ def test_angles_of_one_pose_match_the_csv_columns():
 
 def test_video_and_batch_write_angles_in_the_convention_asked(tmp_path):
     """--convention reaches the video pipeline's keypoint file and batch's angle file (columns and values)."""
-    from posekit.cli import build_parser
-
-    from tests.conftest import VIDEOS
-
     for command in ("video", "batch"):
         args = build_parser().parse_args([command, str(VIDEOS / "demo.mp4"), "-o", str(tmp_path / "x.mp4")])
         assert args.convention == "clinical"  # the default
-    from posekit.sinks import AngleCollector, KeypointWriter
-    from posekit.video import process_video
-
-    from tests.golden.replay import ReplayEstimator
-
     est = ReplayEstimator()
     for convention, column in (("clinical", "right_knee_flexion"), ("included", "right_knee")):
         angles = AngleCollector(tmp_path / f"{convention}.angles.csv", convention=convention)
@@ -220,6 +216,5 @@ def test_video_and_batch_write_angles_in_the_convention_asked(tmp_path):
              if a["right_knee_flexion"]]
     assert pairs and all(abs(a - (180 - b)) < 2e-3 for a, b in pairs)
     with pytest.raises(InvalidInputError, match="convention"):
-        from posekit.batch import Settings
         Settings(angles=True, convention="degrees")
     assert KeypointWriter(tmp_path / "k.csv", "csv", convention="included").convention == "included"
